@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/database';
+import type { IssuedToken, ProviderProfile } from '../providers/provider-definition';
+import type { Clock } from '../shared/clock';
+import { AppError } from '../shared/errors';
+import { type TokenCipher, tokenFingerprint } from '../shared/token-cipher';
+import { insertUser } from '../users/users.repository';
+import {
+  deleteConnectionOfUser,
+  findConnectionByIgUserId,
+  insertConnection,
+  listConnectionsOfUser,
+  updateConnection,
+} from './connections.repository';
+import type { ConnectionRow, ConnectionStatus } from './connections.table';
+
+/** What pages and callers see of a connection: never the token, only its fingerprint. */
+export interface Connection {
+  id: string;
+  provider: string;
+  appScopedId: string;
+  igUserId: string;
+  username: string;
+  name: string | null;
+  accountType: string | null;
+  profilePictureUrl: string | null;
+  followersCount: number | null;
+  mediaCount: number | null;
+  grantedScopes: string[];
+  requestedScopes: string[];
+  /** Requested but not granted: the person unticked them on the consent screen. */
+  declinedScopes: string[];
+  status: ConnectionStatus;
+  statusReason: string | null;
+  tokenFingerprint: string;
+  tokenIssuedAt: Date;
+  tokenExpiresAt: Date;
+  connectedAt: Date;
+}
+
+export interface ConnectInput {
+  /** The signed-in user, if any: the new account is attached to them. */
+  currentUserId: string | undefined;
+  provider: string;
+  profile: ProviderProfile;
+  token: IssuedToken;
+  grantedScopes: string[];
+  requestedScopes: string[];
+}
+
+/** The associated data that binds a token ciphertext to its row. */
+export function tokenAad(connectionId: string): string {
+  return `connection:${connectionId}`;
+}
+
+function splitScopes(value: string): string[] {
+  return value === '' ? [] : value.split(',');
+}
+
+export function toConnection(row: ConnectionRow): Connection {
+  const granted = splitScopes(row.granted_scopes);
+  const requested = splitScopes(row.requested_scopes);
+  return {
+    id: row.id,
+    provider: row.provider,
+    appScopedId: row.app_scoped_id,
+    igUserId: row.ig_user_id,
+    username: row.username,
+    name: row.name,
+    accountType: row.account_type,
+    profilePictureUrl: row.profile_picture_url,
+    followersCount: row.followers_count,
+    mediaCount: row.media_count,
+    grantedScopes: granted,
+    requestedScopes: requested,
+    declinedScopes: requested.filter((s) => !granted.includes(s)),
+    status: row.status,
+    statusReason: row.status_reason,
+    tokenFingerprint: row.token_fingerprint,
+    tokenIssuedAt: new Date(Number(row.token_issued_at)),
+    tokenExpiresAt: new Date(Number(row.token_expires_at)),
+    connectedAt: new Date(Number(row.connected_at)),
+  };
+}
+
+export class ConnectionsService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly cipher: TokenCipher,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Stores a freshly authorized account. One Instagram account is one connection: connecting it again
+   * updates that row (new token, profile, permissions) instead of adding a second one, and moves it to
+   * the person now signed in (they just proved control of it on Instagram). Returns the owning user.
+   */
+  async connect(input: ConnectInput): Promise<{ userId: string; connection: Connection }> {
+    const now = this.clock.now();
+    return this.db.transaction().execute(async (trx) => {
+      const existing = await findConnectionByIgUserId(trx, input.provider, input.profile.igUserId);
+      let userId = input.currentUserId ?? existing?.user_id;
+      if (!userId) {
+        userId = randomUUID();
+        await insertUser(trx, userId, now);
+      }
+      const id = existing?.id ?? randomUUID();
+      const sealed = this.cipher.seal(input.token.accessToken, tokenAad(id));
+      const fields = {
+        user_id: userId,
+        app_scoped_id: input.profile.appScopedId,
+        username: input.profile.username,
+        name: input.profile.name,
+        account_type: input.profile.accountType,
+        profile_picture_url: input.profile.profilePictureUrl,
+        followers_count: input.profile.followersCount,
+        media_count: input.profile.mediaCount,
+        granted_scopes: input.grantedScopes.join(','),
+        requested_scopes: input.requestedScopes.join(','),
+        status: 'active' as const,
+        status_reason: null,
+        token_ciphertext: sealed.ciphertext,
+        token_key_id: sealed.keyId,
+        token_fingerprint: tokenFingerprint(input.token.accessToken),
+        token_issued_at: now,
+        token_expires_at: now + input.token.expiresInSeconds * 1000,
+        updated_at: now,
+      };
+      if (existing) {
+        await updateConnection(trx, id, fields);
+      } else {
+        await insertConnection(trx, {
+          ...fields,
+          id,
+          provider: input.provider,
+          ig_user_id: input.profile.igUserId,
+          connected_at: now,
+        });
+      }
+      const row = await findConnectionByIgUserId(trx, input.provider, input.profile.igUserId);
+      if (!row) throw new Error('connection vanished inside its own transaction');
+      return { userId, connection: toConnection(row) };
+    });
+  }
+
+  async listForUser(userId: string): Promise<Connection[]> {
+    return (await listConnectionsOfUser(this.db, userId)).map(toConnection);
+  }
+
+  /** Removes the connection and its token. Instagram Login has no revoke endpoint: deleting is disconnecting. */
+  async disconnect(userId: string, connectionId: string): Promise<void> {
+    const deleted = await deleteConnectionOfUser(this.db, connectionId, userId);
+    if (deleted === 0) throw new AppError('NOT_FOUND', 'no such connection for this user');
+  }
+}

@@ -1,0 +1,39 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import { AppError } from '../shared/errors';
+
+/**
+ * Synchronizer-token CSRF protection for the app's own state-changing routes (POST only), plus an
+ * origin check: a browser's Sec-Fetch-Site or Origin header must say the form came from this site.
+ */
+export function csrfToken(req: Request): string {
+  if (!req.session.csrfToken) req.session.csrfToken = randomBytes(32).toString('base64url');
+  return req.session.csrfToken;
+}
+
+export function requireCsrf(publicOrigin: string): RequestHandler {
+  return (req, _res, next) => {
+    const site = req.get('sec-fetch-site');
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+      return next(new AppError('CSRF_FAILED', `cross-site form post (Sec-Fetch-Site: ${site})`));
+    }
+    const origin = req.get('origin');
+    if (origin !== undefined && origin !== publicOrigin) {
+      return next(new AppError('CSRF_FAILED', 'form posted from another origin'));
+    }
+    const expected = req.session?.csrfToken;
+    const body = req.body as Record<string, unknown> | undefined;
+    const given = body?._csrf;
+    if (!expected || typeof given !== 'string' || !sameSecret(given, expected)) {
+      return next(new AppError('CSRF_FAILED', 'missing or wrong form token'));
+    }
+    next();
+  };
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  // timingSafeEqual throws on unequal lengths; unequal lengths are simply not equal.
+  return left.length === right.length && timingSafeEqual(left, right);
+}

@@ -1,0 +1,5 @@
+export interface SessionsTable {
+  sid: string;
+  sess: string;
+  expires_at: number;
+}

@@ -1,0 +1,74 @@
+import type { Kysely } from 'kysely';
+import type { DestinationStream } from 'pino';
+import { TransactionStore } from '../auth/transaction-store';
+import { type Config, SANDBOX_BASE_PATH } from '../config/config';
+import { ConnectionsService } from '../connections/connections.service';
+import { createDb } from '../db/create-db';
+import type { Database } from '../db/database';
+import { migrateToLatest } from '../db/migrations';
+import { createInstagramProvider } from '../providers/instagram';
+import type { ProviderDefinition } from '../providers/provider-definition';
+import { createSandbox, type Sandbox } from '../sandbox/sandbox';
+import { type Clock, systemClock } from '../shared/clock';
+import { createHttpClient, type HttpClient } from '../shared/http-client';
+import { createLogger, type Logger } from '../shared/logger';
+import { TokenCipher } from '../shared/token-cipher';
+
+/** Everything the app and the worker need, built once from the config. The only place that wires. */
+export interface Container {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  db: Kysely<Database>;
+  http: HttpClient;
+  provider: ProviderDefinition;
+  cipher: TokenCipher;
+  transactions: TransactionStore;
+  connections: ConnectionsService;
+  /** The built-in fake Instagram, present only when no INSTAGRAM_APP_ID is configured (never in production). */
+  sandbox: Sandbox | undefined;
+  sandboxBasePath: string;
+  close(): Promise<void>;
+}
+
+export interface ContainerOverrides {
+  clock?: Clock;
+  logDestination?: DestinationStream;
+}
+
+export async function createContainer(config: Config, overrides: ContainerOverrides = {}): Promise<Container> {
+  const clock = overrides.clock ?? systemClock;
+  const logger = createLogger({ level: config.logLevel, destination: overrides.logDestination });
+  const db = createDb(config.database);
+  await migrateToLatest(db);
+
+  const provider = createInstagramProvider(config.instagram);
+  const cipher = new TokenCipher(config.encryptionKeys);
+  const sandbox =
+    config.instagram.mode === 'sandbox'
+      ? createSandbox({
+          clock,
+          clientId: config.instagram.appId,
+          clientSecret: config.instagram.appSecret,
+          redirectUris: [config.instagram.redirectUri],
+          basePath: SANDBOX_BASE_PATH,
+          publicUrl: config.publicUrl,
+          logger,
+        })
+      : undefined;
+
+  return {
+    config,
+    clock,
+    logger,
+    db,
+    http: createHttpClient({ timeoutMs: config.httpTimeoutMs, logger }),
+    provider,
+    cipher,
+    transactions: new TransactionStore(db, clock, provider.id),
+    connections: new ConnectionsService(db, cipher, clock),
+    sandbox,
+    sandboxBasePath: SANDBOX_BASE_PATH,
+    close: () => db.destroy(),
+  };
+}

@@ -1,0 +1,51 @@
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { ConfigError, loadConfig } from '../config/config';
+import { createApp } from '../http/create-app';
+import { createContainer } from './container';
+import { withDevSecrets } from './dev-secrets';
+
+/** The web process: the only place that reads process.env and listens. */
+async function main(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const { env, generated } = withDevSecrets(process.env);
+  const config = loadConfig(env);
+  const container = await createContainer(config);
+  const { logger } = container;
+  if (generated) logger.info('generated development secrets in data/dev-secrets.json (development only)');
+
+  const server = createServer(createApp(container));
+  server.listen(config.port, () => {
+    const provider = config.instagram.mode === 'sandbox' ? 'built-in Instagram sandbox' : config.instagram.authorizeUrl;
+    logger.info(
+      { url: config.publicUrl, provider, database: config.database.kind },
+      `igconnect listening on ${config.publicUrl}`,
+    );
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    server.close(() => {
+      container.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(1), 10_000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`igconnect cannot start.\n${error.message}\n`);
+  } else {
+    process.stderr.write(`igconnect failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,113 @@
+import express, { type ErrorRequestHandler } from 'express';
+import type { Clock } from '../shared/clock';
+import { SANDBOX_TEST_ACCOUNTS, type SandboxAccount } from './sandbox-accounts';
+import { type SandboxControl, SandboxControlImpl } from './sandbox-control';
+import { createSandboxRouter } from './sandbox-routes';
+import { SandboxState } from './sandbox-state';
+import type { ResponseShape } from './sandbox-wire';
+
+/**
+ * The built-in fake Instagram (Instagram API with Instagram Login): same URLs relative to its mount
+ * point, same wire shapes and errors as the real one (shared/docs/instagram-platform.md), driven by an
+ * injected clock and steerable through SandboxControl. See CONTEXT.md in this folder.
+ */
+
+export { SANDBOX_TEST_ACCOUNTS } from './sandbox-accounts';
+export type { SandboxAccount, SandboxProfileUpdate } from './sandbox-accounts';
+export type { SandboxControl, SandboxTokenInfo } from './sandbox-control';
+export type { InvalidationReason } from './sandbox-state';
+export {
+  graphError,
+  INSTAGRAM_LOGIN_SCOPES,
+  LONG_LIVED_EXPIRES_IN_SECONDS,
+  tokenError,
+  type ResponseShape,
+  type SandboxEndpoint,
+  type ScriptedResponse,
+} from './sandbox-wire';
+
+export interface SandboxOptions {
+  clock: Clock;
+  /** The Instagram app id the sandbox accepts. */
+  clientId: string;
+  clientSecret: string;
+  /** Registered redirect URIs, matched byte for byte. */
+  redirectUris: string[];
+  /** Where the router is mounted, e.g. '/sandbox' (form actions, links, avatar URLs). */
+  basePath: string;
+  /** Absolute origin the sandbox is reachable at, e.g. 'http://localhost:3000' (absolute avatar URLs). */
+  publicUrl: string;
+  /** Default 'flat'. */
+  responseShape?: ResponseShape;
+  /** Default: SANDBOX_TEST_ACCOUNTS. */
+  accounts?: SandboxAccount[];
+  /** Optional: unexpected (5xx) failures are reported here (a pino logger fits). Answers never show them. */
+  logger?: { error(details: object, message: string): void };
+}
+
+export interface Sandbox {
+  router: express.Router;
+  control: SandboxControl;
+}
+
+function normaliseBasePath(basePath: string): string {
+  const trimmed = basePath.replace(/\/+$/, '');
+  if (trimmed !== '' && !trimmed.startsWith('/')) throw new Error(`sandbox basePath must start with '/': ${basePath}`);
+  return trimmed;
+}
+
+export function createSandbox(options: SandboxOptions): Sandbox {
+  const state = new SandboxState(
+    options.clock,
+    options.clientId,
+    options.accounts ?? SANDBOX_TEST_ACCOUNTS,
+    options.responseShape ?? 'flat',
+  );
+  const control = new SandboxControlImpl(state);
+  const router = createSandboxRouter(state, control, {
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    redirectUris: [...options.redirectUris],
+    basePath: normaliseBasePath(options.basePath),
+    publicUrl: options.publicUrl.replace(/\/+$/, ''),
+    logger: options.logger,
+  });
+  return { router, control };
+}
+
+/**
+ * The sandbox as an app of its own (run it as a separate process, or in tests). Its CSP has no
+ * form-action: the consent form's answer redirects to the app's callback on another origin, and
+ * browsers apply form-action to that redirect.
+ */
+export function createSandboxAppWithControl(options: SandboxOptions): {
+  app: express.Express;
+  control: SandboxControl;
+} {
+  const sandbox = createSandbox(options);
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((_req, res, next) => {
+    res.setHeader(
+      'Content-Security-Policy',
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    );
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    next();
+  });
+  app.use(normaliseBasePath(options.basePath) || '/', sandbox.router);
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('Not found');
+  });
+  const onError: ErrorRequestHandler = (_err, _req, res, _next) => {
+    res.status(500).type('text/plain').send('Sandbox error');
+  };
+  app.use(onError);
+  return { app, control: sandbox.control };
+}
+
+export function createSandboxApp(options: SandboxOptions): express.Express {
+  return createSandboxAppWithControl(options).app;
+}

@@ -1,0 +1,28 @@
+/** Time is injected everywhere so tests and the sandbox can move it. All values are epoch milliseconds. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A clock that only moves when told to; used by tests and by the sandbox's scriptable time. */
+export class ManualClock implements Clock {
+  constructor(private current: number = Date.now()) {}
+
+  now(): number {
+    return this.current;
+  }
+
+  set(epochMs: number): void {
+    this.current = epochMs;
+  }
+
+  advance(ms: number): void {
+    this.current += ms;
+  }
+}
+
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;

@@ -1,0 +1,61 @@
+/**
+ * The few error classes igconnect throws. Each carries a stable `code` (views pick their words by it),
+ * an HTTP `status`, and an optional `cause`. Route handlers throw; one error handler renders.
+ * `detail` is for the deployer (shown collapsed on error pages, logged): never a token, code or secret.
+ */
+export const ErrorCodes = {
+  BAD_REQUEST: 400,
+  STATE_INVALID: 400,
+  CSRF_FAILED: 403,
+  NOT_FOUND: 404,
+  RATE_LIMITED: 429,
+  CONNECT_CANCELLED: 200,
+  PROVIDER_CODE_USED: 400,
+  PROVIDER_TESTER_ROLE: 403,
+  PROVIDER_PERMISSION: 403,
+  PROVIDER_REDIRECT_URI_MISMATCH: 502,
+  PROVIDER_INVALID_APP: 502,
+  PROVIDER_INVALID_SECRET: 502,
+  PROVIDER_INVALID_SCOPE: 502,
+  PROVIDER_TOKEN_INVALID: 502,
+  PROVIDER_REJECTED: 502,
+  PROVIDER_BAD_RESPONSE: 502,
+  PROVIDER_IDENTITY_MISMATCH: 502,
+  PROVIDER_THROTTLED: 503,
+  PROVIDER_UNAVAILABLE: 503,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class AppError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(detail ? `${code}: ${detail}` : code, options);
+    this.name = 'AppError';
+    this.status = ErrorCodes[code];
+  }
+}
+
+/** Instagram (or the network in between) failed; `graph` holds the parsed Graph error when there was one. */
+export class ProviderError extends AppError {
+  constructor(
+    code: ErrorCode,
+    detail: string,
+    readonly graph?: { code?: number; subcode?: number; type?: string; retryAfterMs?: number },
+    options?: { cause?: unknown },
+  ) {
+    super(code, detail, options);
+    this.name = 'ProviderError';
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

@@ -1,0 +1,4 @@
+export interface UsersTable {
+  id: string;
+  created_at: number;
+}

@@ -1,0 +1,58 @@
+import { connect, ODD_ACCOUNT, startTestApp, type TestApp, TEST_SESSION_SECRET } from '../support/harness';
+import { scrubLine } from '../../src/shared/logger';
+
+describe('logs never carry secrets', () => {
+  let app: TestApp;
+
+  beforeEach(async () => {
+    app = await startTestApp();
+  });
+  afterEach(async () => {
+    await app.close();
+  });
+
+  it('when a whole connect flow runs at debug level, then no token, code, state, secret or cookie is in the log', async () => {
+    const agent = app.agent();
+    const start = await agent.get('/auth/instagram');
+    const state = new URL(start.headers.location as string).searchParams.get('state') ?? '';
+    const callback = await connect(agent, { account: ODD_ACCOUNT.igUserId });
+    expect(callback.status).toBe(303);
+    const [row] = await app.container.db.selectFrom('connections').selectAll().execute();
+    if (!row) throw new Error('no connection');
+    const token = app.container.cipher.open(
+      { keyId: row.token_key_id, ciphertext: row.token_ciphertext },
+      `connection:${row.id}`,
+    );
+    const cookies = ((callback.headers['set-cookie'] as unknown as string[]) ?? []).map(
+      (c) => c.split(';')[0]?.split('=')[1] ?? '',
+    );
+
+    const log = app.logs.join('');
+    expect(app.logs.length).toBeGreaterThan(5);
+    expect(log).toContain('outbound request'); // the Graph calls were logged, by host and path
+    const secrets = [token, state, app.container.config.instagram.appSecret, TEST_SESSION_SECRET, ...cookies];
+    for (const secret of secrets) {
+      expect(secret.length).toBeGreaterThan(8);
+      expect(log).not.toContain(secret);
+    }
+    expect(log).not.toMatch(/code=/);
+    expect(log).not.toMatch(/access_token=/);
+  });
+
+  it('when a secret slips into a message, then the line is scrubbed before it is written', () => {
+    const line = scrubLine(
+      '{"msg":"GET https://graph.instagram.com/access_token?grant_type=ig_exchange_token&client_secret=abc123&access_token=IGAAabcdefghijklmnopqrstuvwxyz","auth":"Bearer IGAAzzzz"}',
+    );
+    expect(line).not.toContain('abc123');
+    expect(line).not.toContain('IGAAabcdefghijklmnopqrstuvwxyz');
+    expect(line).not.toContain('IGAAzzzz');
+    expect(line).toContain('grant_type=ig_exchange_token');
+  });
+
+  it('when a log call is given a token field, then it is redacted', () => {
+    app.container.logger.info({ accessToken: 'IGAA-secret-value', nested: { code: 'the-code' } }, 'structured');
+    const log = app.logs.join('');
+    expect(log).not.toContain('IGAA-secret-value');
+    expect(log).not.toContain('the-code');
+  });
+});
