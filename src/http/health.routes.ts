@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
-import { pingDatabase } from '../db/migrations';
+import { pingDatabase } from '../db/migrate';
 import type { Database } from '../db/database';
 
 /** /healthz: the process answers. /readyz: the database answers too (else 503, so a balancer drains us). */

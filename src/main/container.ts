@@ -5,7 +5,7 @@ import { type Config, SANDBOX_BASE_PATH } from '../config/config';
 import { ConnectionsService } from '../connections/connections.service';
 import { createDb } from '../db/create-db';
 import type { Database } from '../db/database';
-import { migrateToLatest } from '../db/migrations';
+import { migrateToLatest } from '../db/migrate';
 import { createInstagramProvider } from '../providers/instagram';
 import type { ProviderDefinition } from '../providers/provider-definition';
 import { createSandbox, type Sandbox } from '../sandbox/sandbox';

@@ -1,18 +1,14 @@
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { ConfigError, loadConfig } from '../config/config';
 import { createApp } from '../http/create-app';
+import { exitOnStartupError, loadRuntimeConfig } from './boot';
 import { createContainer } from './container';
-import { withDevSecrets } from './dev-secrets';
 
 /** The web process: the only place that reads process.env and listens. */
 async function main(): Promise<void> {
-  if (existsSync('.env')) process.loadEnvFile('.env');
-  const { env, generated } = withDevSecrets(process.env);
-  const config = loadConfig(env);
+  const { config, generatedSecrets } = loadRuntimeConfig();
   const container = await createContainer(config);
   const { logger } = container;
-  if (generated) logger.info('generated development secrets in data/dev-secrets.json (development only)');
+  if (generatedSecrets) logger.info('generated development secrets in data/dev-secrets.json (development only)');
 
   const server = createServer(createApp(container));
   server.listen(config.port, () => {
@@ -41,11 +37,4 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`igconnect cannot start.\n${error.message}\n`);
-  } else {
-    process.stderr.write(`igconnect failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  }
-  process.exit(1);
-});
+main().catch((error: unknown) => exitOnStartupError('igconnect', error));

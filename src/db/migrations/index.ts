@@ -1,0 +1,11 @@
+import type { Migration } from 'kysely';
+import { initial } from './0001-initial';
+
+/**
+ * Every migration, in order. Migrations live in code (no file-system scanning) so they ship inside the
+ * build and run the same on SQLite and PostgreSQL: only portable column types (text, integer, bigint).
+ * Add one file per migration and list it here; never edit a migration that has shipped.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_initial': initial,
+};
