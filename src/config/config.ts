@@ -62,6 +62,24 @@ export interface InstagramConfig {
   apiVersion: string;
 }
 
+/** Keeping tokens alive (src/lifecycle). Any interval of 0 disables that job. */
+export interface LifecycleConfig {
+  /** Refresh a token this long before it expires (it must also be at least 24 hours old). */
+  refreshWindowMs: number;
+  /** Validate each connection (GET /me) this often; 0 disables validation. */
+  validateIntervalMs: number;
+  /** How often a keeper sweeps for due work; 0 disables the keeper in that process. */
+  sweepIntervalMs: number;
+  /** Run a keeper inside the web process (`npm start` is all a small deployment runs). */
+  keeperInWeb: boolean;
+  batchSize: number;
+  concurrency: number;
+  /** A claimed connection is held this long; a keeper that dies loses its claims when they lapse. */
+  leaseMs: number;
+  /** Signed webhook requests older than this are refused (replay window). */
+  webhookMaxAgeMs: number;
+}
+
 export interface Config {
   env: 'development' | 'test' | 'production';
   port: number;
@@ -76,6 +94,7 @@ export interface Config {
   logLevel: string;
   /** Outbound HTTP timeout for calls to Instagram, in milliseconds. */
   httpTimeoutMs: number;
+  lifecycle: LifecycleConfig;
 }
 
 export class ConfigError extends Error {
@@ -109,6 +128,14 @@ const envSchema = z.object({
   INSTAGRAM_API_VERSION: optionalString,
   LOG_LEVEL: optionalString,
   HTTP_TIMEOUT_MS: optionalString,
+  REFRESH_WINDOW_DAYS: optionalString,
+  VALIDATE_INTERVAL_HOURS: optionalString,
+  KEEPER_INTERVAL_SECONDS: optionalString,
+  KEEPER_IN_WEB: optionalString,
+  KEEPER_BATCH_SIZE: optionalString,
+  KEEPER_CONCURRENCY: optionalString,
+  KEEPER_LEASE_SECONDS: optionalString,
+  WEBHOOK_MAX_AGE_SECONDS: optionalString,
 });
 
 export const MIN_SESSION_SECRET_LENGTH = 32;
@@ -193,6 +220,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
   const httpTimeoutMs = parseInteger(env.HTTP_TIMEOUT_MS ?? '10000', 100, 120000);
   if (httpTimeoutMs === undefined) problems.push('HTTP_TIMEOUT_MS must be a whole number from 100 to 120000');
 
+  const lifecycle = parseLifecycle(env, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -206,6 +235,29 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
     instagram,
     logLevel,
     httpTimeoutMs: httpTimeoutMs as number,
+    lifecycle,
+  };
+}
+
+function parseLifecycle(env: z.infer<typeof envSchema>, problems: string[]): LifecycleConfig {
+  const number = (name: keyof typeof env, fallback: string, min: number, max: number): number => {
+    const value = parseInteger(env[name] ?? fallback, min, max);
+    if (value === undefined) problems.push(`${name} must be a whole number from ${min} to ${max}`);
+    return value ?? Number(fallback);
+  };
+  const keeperInWeb = env.KEEPER_IN_WEB ?? 'true';
+  if (keeperInWeb !== 'true' && keeperInWeb !== 'false') problems.push('KEEPER_IN_WEB must be true or false');
+  // Instagram refreshes only tokens at least 24 hours old, and long-lived tokens live 60 days.
+  const refreshWindowDays = number('REFRESH_WINDOW_DAYS', '10', 1, 59);
+  return {
+    refreshWindowMs: refreshWindowDays * 86_400_000,
+    validateIntervalMs: number('VALIDATE_INTERVAL_HOURS', '24', 0, 24 * 30) * 3_600_000,
+    sweepIntervalMs: number('KEEPER_INTERVAL_SECONDS', '60', 0, 86_400) * 1000,
+    keeperInWeb: keeperInWeb === 'true',
+    batchSize: number('KEEPER_BATCH_SIZE', '100', 1, 10_000),
+    concurrency: number('KEEPER_CONCURRENCY', '4', 1, 64),
+    leaseMs: number('KEEPER_LEASE_SECONDS', '120', 10, 3600) * 1000,
+    webhookMaxAgeMs: number('WEBHOOK_MAX_AGE_SECONDS', '3600', 60, 7 * 86_400) * 1000,
   };
 }
 

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
+import {
+  lifecycleState,
+  type LifecycleSettings,
+  nextActionAt,
+  type PlannedAction,
+  planNext,
+} from '../lifecycle/lifecycle-policy';
 import type { IssuedToken, ProviderProfile } from '../providers/provider-definition';
 import type { Clock } from '../shared/clock';
 import { AppError } from '../shared/errors';
@@ -37,6 +44,15 @@ export interface Connection {
   tokenIssuedAt: Date;
   tokenExpiresAt: Date;
   connectedAt: Date;
+  lastRefreshedAt: Date | null;
+  lastRefreshOutcome: string | null;
+  lastValidatedAt: Date | null;
+  lastValidationOutcome: string | null;
+  /** For the deployer (collapsed on the page): the last failure, never a token. */
+  lastError: string | null;
+  backoffUntil: Date | null;
+  /** What the keeper will do next, and when. */
+  nextAction: PlannedAction;
 }
 
 export interface ConnectInput {
@@ -58,7 +74,9 @@ function splitScopes(value: string): string[] {
   return value === '' ? [] : value.split(',');
 }
 
-export function toConnection(row: ConnectionRow): Connection {
+const dateOrNull = (value: number | null) => (value === null ? null : new Date(Number(value)));
+
+export function toConnection(row: ConnectionRow, settings: LifecycleSettings): Connection {
   const granted = splitScopes(row.granted_scopes);
   const requested = splitScopes(row.requested_scopes);
   return {
@@ -81,6 +99,13 @@ export function toConnection(row: ConnectionRow): Connection {
     tokenIssuedAt: new Date(Number(row.token_issued_at)),
     tokenExpiresAt: new Date(Number(row.token_expires_at)),
     connectedAt: new Date(Number(row.connected_at)),
+    lastRefreshedAt: dateOrNull(row.last_refreshed_at),
+    lastRefreshOutcome: row.last_refresh_outcome,
+    lastValidatedAt: dateOrNull(row.last_validated_at),
+    lastValidationOutcome: row.last_validation_outcome,
+    lastError: row.last_error,
+    backoffUntil: dateOrNull(row.backoff_until),
+    nextAction: planNext(lifecycleState(row), settings),
   };
 }
 
@@ -89,6 +114,7 @@ export class ConnectionsService {
     private readonly db: Kysely<Database>,
     private readonly cipher: TokenCipher,
     private readonly clock: Clock,
+    private readonly settings: LifecycleSettings,
   ) {}
 
   /**
@@ -126,12 +152,33 @@ export class ConnectionsService {
         token_issued_at: now,
         token_expires_at: now + input.token.expiresInSeconds * 1000,
         updated_at: now,
+        // A (re)connect starts the lifecycle afresh and takes the row from any keeper working on it:
+        // that keeper's conditional write then fails and its result is dropped.
+        last_error: null,
+        failure_count: 0,
+        backoff_until: null,
+        lease_owner: null,
+        lease_until: null,
+        last_validated_at: now,
+        last_validation_outcome: 'ok',
       };
+      const next = nextActionAt(
+        {
+          id,
+          status: 'active',
+          tokenIssuedAt: now,
+          tokenExpiresAt: fields.token_expires_at,
+          lastValidatedAt: now,
+          backoffUntil: null,
+        },
+        this.settings,
+      );
       if (existing) {
-        await updateConnection(trx, id, fields);
+        await updateConnection(trx, id, { ...fields, next_action_at: next });
       } else {
         await insertConnection(trx, {
           ...fields,
+          next_action_at: next,
           id,
           provider: input.provider,
           ig_user_id: input.profile.igUserId,
@@ -140,12 +187,12 @@ export class ConnectionsService {
       }
       const row = await findConnectionByIgUserId(trx, input.provider, input.profile.igUserId);
       if (!row) throw new Error('connection vanished inside its own transaction');
-      return { userId, connection: toConnection(row) };
+      return { userId, connection: toConnection(row, this.settings) };
     });
   }
 
   async listForUser(userId: string): Promise<Connection[]> {
-    return (await listConnectionsOfUser(this.db, userId)).map(toConnection);
+    return (await listConnectionsOfUser(this.db, userId)).map((row) => toConnection(row, this.settings));
   }
 
   /** Removes the connection and its token. Instagram Login has no revoke endpoint: deleting is disconnecting. */

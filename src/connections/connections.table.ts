@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import type { Generated, Selectable } from 'kysely';
 
 export type ConnectionStatus = 'active' | 'needs_reconnect';
 
@@ -32,6 +32,19 @@ export interface ConnectionsTable {
   token_expires_at: number;
   connected_at: number;
   updated_at: number;
+  last_refreshed_at: number | null;
+  /** A LifecycleOutcome (src/lifecycle/lifecycle-policy.ts). */
+  last_refresh_outcome: string | null;
+  last_validated_at: number | null;
+  last_validation_outcome: string | null;
+  /** For the deployer: what the last failure was (bounded, never a token). */
+  last_error: string | null;
+  failure_count: Generated<number>;
+  backoff_until: number | null;
+  /** When a keeper should look at this connection next; null when nothing is planned. */
+  next_action_at: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
 }
 
 export type ConnectionRow = Selectable<ConnectionsTable>;

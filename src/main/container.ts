@@ -6,6 +6,8 @@ import { ConnectionsService } from '../connections/connections.service';
 import { createDb } from '../db/create-db';
 import type { Database } from '../db/database';
 import { migrateToLatest } from '../db/migrate';
+import { Keeper } from '../lifecycle/keeper';
+import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { createInstagramProvider } from '../providers/instagram';
 import type { ProviderDefinition } from '../providers/provider-definition';
 import { createSandbox, type Sandbox } from '../sandbox/sandbox';
@@ -25,6 +27,9 @@ export interface Container {
   cipher: TokenCipher;
   transactions: TransactionStore;
   connections: ConnectionsService;
+  lifecycle: LifecycleService;
+  /** A new keeper over this container (each has its own lease owner id); nothing starts it here. */
+  createKeeper(owner?: string): Keeper;
   /** The built-in fake Instagram, present only when no INSTAGRAM_APP_ID is configured (never in production). */
   sandbox: Sandbox | undefined;
   sandboxBasePath: string;
@@ -57,16 +62,21 @@ export async function createContainer(config: Config, overrides: ContainerOverri
         })
       : undefined;
 
+  const http = createHttpClient({ timeoutMs: config.httpTimeoutMs, logger });
+  const lifecycle = new LifecycleService({ db, provider, http, cipher, clock, logger, settings: config.lifecycle });
+
   return {
     config,
     clock,
     logger,
     db,
-    http: createHttpClient({ timeoutMs: config.httpTimeoutMs, logger }),
+    http,
     provider,
     cipher,
     transactions: new TransactionStore(db, clock, provider.id),
-    connections: new ConnectionsService(db, cipher, clock),
+    connections: new ConnectionsService(db, cipher, clock, config.lifecycle),
+    lifecycle,
+    createKeeper: (owner) => new Keeper({ db, lifecycle, clock, logger, settings: config.lifecycle }, owner),
     sandbox,
     sandboxBasePath: SANDBOX_BASE_PATH,
     close: () => db.destroy(),

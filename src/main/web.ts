@@ -19,16 +19,23 @@ async function main(): Promise<void> {
     );
   });
 
+  // Small deployments run everything in one process; larger ones set KEEPER_IN_WEB=false and run
+  // `npm run worker` (src/main/worker.ts) once or several times beside the web instances.
+  const keeper = config.lifecycle.keeperInWeb ? container.createKeeper() : undefined;
+  keeper?.start({ keepAlive: false });
+
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
     server.close(() => {
-      container.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
+      Promise.resolve(keeper?.stop())
+        .then(() => container.close())
+        .then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
     });
     server.closeIdleConnections();
     setTimeout(() => process.exit(1), 10_000).unref();

@@ -1,0 +1,92 @@
+import { DAY, HOUR } from '../../src/shared/clock';
+import {
+  BACKOFF_CAP_MS,
+  decide,
+  type LifecycleState,
+  nextActionAt,
+  planNext,
+  reconnectReason,
+  spread,
+  transientBackoffMs,
+} from '../../src/lifecycle/lifecycle-policy';
+
+const settings = { refreshWindowMs: 10 * DAY, validateIntervalMs: 0 };
+const T0 = Date.UTC(2026, 0, 1);
+
+function state(overrides: Partial<LifecycleState> = {}): LifecycleState {
+  return {
+    id: 'c1',
+    status: 'active',
+    tokenIssuedAt: T0,
+    tokenExpiresAt: T0 + 60 * DAY,
+    lastValidatedAt: null,
+    backoffUntil: null,
+    ...overrides,
+  };
+}
+
+describe('lifecycle policy', () => {
+  it('when a 60-day token is fresh, then its refresh is planned 10 days before expiry', () => {
+    expect(planNext(state(), settings)).toEqual({ kind: 'refresh', at: T0 + 50 * DAY });
+    expect(decide(state(), T0 + 49 * DAY, settings)).toBe('wait');
+    expect(decide(state(), T0 + 50 * DAY, settings)).toBe('refresh');
+  });
+
+  it('when a token is younger than 24 hours, then it is never refreshed, even inside the window', () => {
+    const young = state({ tokenIssuedAt: T0, tokenExpiresAt: T0 + 5 * DAY });
+    expect(decide(young, T0 + 23 * HOUR, settings)).toBe('wait');
+    expect(decide(young, T0 + 24 * HOUR, settings)).toBe('refresh');
+  });
+
+  it('when a token has expired, then the decision is to mark it, not to call Instagram', () => {
+    expect(decide(state(), T0 + 60 * DAY, settings)).toBe('expire');
+    expect(decide(state({ backoffUntil: T0 + 90 * DAY }), T0 + 61 * DAY, settings)).toBe('expire');
+  });
+
+  it('when a connection needs reconnecting, then nothing is planned', () => {
+    expect(planNext(state({ status: 'needs_reconnect' }), settings)).toEqual({ kind: 'none' });
+    expect(nextActionAt(state({ status: 'needs_reconnect' }), settings)).toBeNull();
+    expect(decide(state({ status: 'needs_reconnect' }), T0 + 70 * DAY, settings)).toBe('wait');
+  });
+
+  it('when a backoff is set, then refresh waits for it but expiry does not', () => {
+    const backingOff = state({ backoffUntil: T0 + 52 * DAY });
+    expect(planNext(backingOff, settings)).toEqual({ kind: 'refresh', at: T0 + 52 * DAY });
+    expect(decide(backingOff, T0 + 51 * DAY, settings)).toBe('wait');
+  });
+
+  it('when validation is enabled, then it is planned an interval after the last one, spread by id', () => {
+    const daily = { refreshWindowMs: 10 * DAY, validateIntervalMs: DAY };
+    const validated = state({ lastValidatedAt: T0 + 3 * DAY });
+    const next = planNext(validated, daily);
+    expect(next.kind).toBe('validate');
+    if (next.kind === 'none') throw new Error('unreachable');
+    expect(next.at).toBeGreaterThanOrEqual(T0 + 4 * DAY);
+    expect(next.at).toBeLessThan(T0 + 4 * DAY + 6 * HOUR);
+  });
+
+  it('when ids differ, then validation times spread out; the same id always lands at the same offset', () => {
+    const offsets = new Set(Array.from({ length: 50 }, (_, i) => spread(`id-${i}`, DAY)));
+    expect(offsets.size).toBeGreaterThan(45);
+    expect(spread('same', DAY)).toBe(spread('same', DAY));
+    for (const offset of offsets) expect(offset).toBeLessThan(6 * HOUR);
+  });
+
+  it('when failures repeat, then the backoff grows exponentially with jitter up to a cap', () => {
+    expect(transientBackoffMs(1, () => 0)).toBe(30_000);
+    expect(transientBackoffMs(1, () => 1)).toBe(60_000);
+    expect(transientBackoffMs(3, () => 1)).toBe(240_000);
+    expect(transientBackoffMs(30, () => 1)).toBe(BACKOFF_CAP_MS);
+    expect(transientBackoffMs(30, () => 0)).toBe(BACKOFF_CAP_MS / 2);
+  });
+
+  it.each([
+    [458, 'app_removed'],
+    [460, 'password_changed'],
+    [463, 'expired'],
+    [467, 'revoked'],
+    [undefined, 'invalid'],
+  ])('when Graph answers 190/%s, then the reason is %s', (subcode, reason) => {
+    expect(reconnectReason(subcode)).toBe(reason);
+  });
+});
