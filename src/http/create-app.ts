@@ -5,6 +5,7 @@ import { pinoHttp } from 'pino-http';
 import { createAuthRouter } from '../auth/auth.routes';
 import { createPassport } from '../auth/passport';
 import { createConnectionsRouter } from '../connections/connections.routes';
+import { createWebhooksRouter } from '../webhooks/webhooks.routes';
 import type { Container } from '../main/container';
 import { PROJECT_ROOT } from '../shared/project-root';
 import { errorHandler, notFound } from './error-handler';
@@ -49,6 +50,14 @@ export function createApp(container: Container): Express {
   app.use('/public', express.static(join(PROJECT_ROOT, 'public'), { index: false, maxAge: '1h' }));
   app.use(createHealthRouter(db));
   if (container.sandbox) app.use(container.sandboxBasePath, container.sandbox.router);
+  app.use(
+    createWebhooksRouter({
+      webhooks: container.webhooks,
+      clock,
+      appSecret: config.instagram.appSecret,
+      maxAgeMs: config.lifecycle.webhookMaxAgeMs,
+    }),
+  );
 
   const passport = createPassport(container);
   app.use(createSessionMiddleware(config, db, clock));

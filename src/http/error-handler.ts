@@ -23,7 +23,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     res.status(appError.status);
     res.set('Cache-Control', 'no-store');
-    const wantsJson = req.accepts(['html', 'json']) === 'json';
+    const wantsJson = res.locals.errorFormat === 'json' || req.accepts(['html', 'json']) === 'json';
     if (wantsJson) {
       res.json({ error: { code: appError.code } });
       return;

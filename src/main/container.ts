@@ -15,6 +15,7 @@ import { type Clock, systemClock } from '../shared/clock';
 import { createHttpClient, type HttpClient } from '../shared/http-client';
 import { createLogger, type Logger } from '../shared/logger';
 import { TokenCipher } from '../shared/token-cipher';
+import { WebhooksService } from '../webhooks/webhooks.service';
 
 /** Everything the app and the worker need, built once from the config. The only place that wires. */
 export interface Container {
@@ -28,6 +29,7 @@ export interface Container {
   transactions: TransactionStore;
   connections: ConnectionsService;
   lifecycle: LifecycleService;
+  webhooks: WebhooksService;
   /** A new keeper over this container (each has its own lease owner id); nothing starts it here. */
   createKeeper(owner?: string): Keeper;
   /** The built-in fake Instagram, present only when no INSTAGRAM_APP_ID is configured (never in production). */
@@ -59,6 +61,11 @@ export async function createContainer(config: Config, overrides: ContainerOverri
           basePath: SANDBOX_BASE_PATH,
           publicUrl: config.publicUrl,
           logger,
+          // Like Meta, the sandbox calls the app's callbacks when a test account removes the app.
+          callbacks: {
+            deauthorizeUrl: `${config.publicUrl}/webhooks/instagram/deauthorize`,
+            dataDeletionUrl: `${config.publicUrl}/webhooks/instagram/data-deletion`,
+          },
         })
       : undefined;
 
@@ -76,6 +83,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     transactions: new TransactionStore(db, clock, provider.id),
     connections: new ConnectionsService(db, cipher, clock, config.lifecycle),
     lifecycle,
+    webhooks: new WebhooksService(db, clock, config.publicUrl, provider.id),
     createKeeper: (owner) => new Keeper({ db, lifecycle, clock, logger, settings: config.lifecycle }, owner),
     sandbox,
     sandboxBasePath: SANDBOX_BASE_PATH,

@@ -1,4 +1,5 @@
 import type { SandboxAccount, SandboxProfileUpdate } from './sandbox-accounts';
+import { type CallbackAnswer, type CallbackUrls, sendCallback } from './sandbox-callbacks';
 import type { InvalidationReason, SandboxState } from './sandbox-state';
 import {
   graphError,
@@ -41,8 +42,13 @@ export interface SandboxControl {
   expireTokens(igUserIdOrAppScopedId: string): void;
   /** 190/460. */
   changePassword(igUserIdOrAppScopedId: string): void;
-  /** 190/458, then awaits `onRemoveApp` if set. Tokens are invalid before the returned promise settles. */
+  /**
+   * 190/458, then (like Meta) POSTs a signed deauthorize callback to the app when callback URLs are
+   * configured, then awaits `onRemoveApp` if set. Tokens are invalid before the returned promise settles.
+   */
   removeApp(igUserIdOrAppScopedId: string): Promise<void>;
+  /** Sends Meta's signed data-deletion request for the account to the app and returns its answer. */
+  requestDataDeletion(igUserIdOrAppScopedId: string): Promise<CallbackAnswer>;
   /** Later /me answers show the change. Returns the updated account. */
   updateProfile(igUserIdOrAppScopedId: string, update: SandboxProfileUpdate): SandboxAccount;
   tokenInfo(accessToken: string): SandboxTokenInfo | undefined;
@@ -57,7 +63,10 @@ export interface SandboxControl {
 export class SandboxControlImpl implements SandboxControl {
   onRemoveApp?: (account: SandboxAccount) => Promise<void> | void;
 
-  constructor(private readonly state: SandboxState) {}
+  constructor(
+    private readonly state: SandboxState,
+    private readonly callbacks?: CallbackUrls & { secret: string },
+  ) {}
 
   script(endpoint: SandboxEndpoint, response: ScriptedResponse): void {
     this.state.script(endpoint, response);
@@ -106,7 +115,22 @@ export class SandboxControlImpl implements SandboxControl {
 
   async removeApp(id: string): Promise<void> {
     const account = this.state.invalidateTokens(id, 'app_removed');
+    if (this.callbacks) {
+      await sendCallback(this.callbacks.deauthorizeUrl, account, {
+        secret: this.callbacks.secret,
+        clock: this.state.clock,
+      });
+    }
     if (this.onRemoveApp) await this.onRemoveApp({ ...account });
+  }
+
+  async requestDataDeletion(id: string): Promise<CallbackAnswer> {
+    const account = this.state.requireAccount(id);
+    if (!this.callbacks) throw new Error('the sandbox has no callback URLs configured');
+    return sendCallback(this.callbacks.dataDeletionUrl, account, {
+      secret: this.callbacks.secret,
+      clock: this.state.clock,
+    });
   }
 
   updateProfile(id: string, update: SandboxProfileUpdate): SandboxAccount {

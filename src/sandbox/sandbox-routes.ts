@@ -40,13 +40,14 @@ export interface SandboxRouteOptions {
 const JSON_TYPE = 'application/json; charset=UTF-8';
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 const GRAPH_VERSION = /^v\d+\.\d+$/;
-const ACCOUNT_ACTIONS = ['revoke', 'expire', 'password', 'remove'] as const;
+const ACCOUNT_ACTIONS = ['revoke', 'expire', 'password', 'remove', 'delete-data'] as const;
 type AccountAction = (typeof ACCOUNT_ACTIONS)[number];
 const ACTION_NOTICES: Record<AccountAction, string> = {
   revoke: 'Revoked every token of',
   expire: 'Marked every token as expired for',
   password: 'Simulated a password change (tokens invalidated) for',
-  remove: 'Removed the app (tokens invalidated, deauthorize hook called) for',
+  remove: 'Removed the app (tokens invalidated, signed deauthorize callback sent to the app) for',
+  'delete-data': 'Sent a signed data-deletion request to the app for',
 };
 
 /** Query parameters as sent, repeated keys kept (Express's parsed `req.query` hides or merges them). */
@@ -468,7 +469,7 @@ export function createSandboxRouter(
   });
 
   router.get('/accounts', async (req, res) => {
-    const notice = /^(revoke|expire|password|remove):(\d+)$/.exec(queryOf(req).get('notice') ?? '');
+    const notice = /^(revoke|expire|password|remove|delete-data):(\d+)$/.exec(queryOf(req).get('notice') ?? '');
     const noticeAccount = notice?.[2] ? state.findAccount(notice[2]) : undefined;
     return page(res, 200, 'accounts', {
       title: 'Test accounts',
@@ -497,6 +498,7 @@ export function createSandboxRouter(
     if (action === 'expire') control.expireTokens(account.igUserId);
     if (action === 'password') control.changePassword(account.igUserId);
     if (action === 'remove') await control.removeApp(account.igUserId);
+    if (action === 'delete-data') await control.requestDataDeletion(account.igUserId);
     return redirect(res, 303, `${basePath}/accounts?notice=${action}:${account.igUserId}`);
   });
 

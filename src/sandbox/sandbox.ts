@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler } from 'express';
 import type { Clock } from '../shared/clock';
+import type { CallbackUrls } from './sandbox-callbacks';
 import { SANDBOX_TEST_ACCOUNTS, type SandboxAccount } from './sandbox-accounts';
 import { type SandboxControl, SandboxControlImpl } from './sandbox-control';
 import { createSandboxRouter } from './sandbox-routes';
@@ -13,6 +14,7 @@ import type { ResponseShape } from './sandbox-wire';
  */
 
 export { SANDBOX_TEST_ACCOUNTS } from './sandbox-accounts';
+export { signRequest, type CallbackUrls } from './sandbox-callbacks';
 export type { SandboxAccount, SandboxProfileUpdate } from './sandbox-accounts';
 export type { SandboxControl, SandboxTokenInfo } from './sandbox-control';
 export type { InvalidationReason } from './sandbox-state';
@@ -41,6 +43,8 @@ export interface SandboxOptions {
   responseShape?: ResponseShape;
   /** Default: SANDBOX_TEST_ACCOUNTS. */
   accounts?: SandboxAccount[];
+  /** Where to send Meta's signed deauthorize and data-deletion callbacks (the app's webhook URLs). */
+  callbacks?: CallbackUrls;
   /** Optional: unexpected (5xx) failures are reported here (a pino logger fits). Answers never show them. */
   logger?: { error(details: object, message: string): void };
 }
@@ -63,7 +67,10 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     options.accounts ?? SANDBOX_TEST_ACCOUNTS,
     options.responseShape ?? 'flat',
   );
-  const control = new SandboxControlImpl(state);
+  const control = new SandboxControlImpl(
+    state,
+    options.callbacks ? { ...options.callbacks, secret: options.clientSecret } : undefined,
+  );
   const router = createSandboxRouter(state, control, {
     clientId: options.clientId,
     clientSecret: options.clientSecret,
