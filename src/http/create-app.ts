@@ -72,6 +72,7 @@ export function createApp(container: Container): Express {
   app.use(
     createConnectionsRouter({
       connections: container.connections,
+      lifecycle: container.lifecycle,
       clock,
       publicOrigin: new URL(config.publicUrl).origin,
       scopes: config.instagram.scopes,

@@ -22,6 +22,8 @@ export interface TestApp {
   /** Every log line the app wrote, as JSON text. */
   logs: string[];
   dbFile: string;
+  /** The environment the app was configured from: another process given it joins the same deployment. */
+  env: Record<string, string>;
   agent(): Agent;
   close(): Promise<void>;
 }
@@ -39,7 +41,7 @@ export async function startTestApp(options: { env?: Record<string, string>; star
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   const dbFile = join(dir, 'igconnect.db');
-  const config = loadConfig({
+  const env = {
     NODE_ENV: 'test',
     PUBLIC_URL: url,
     DATABASE_URL: `sqlite:${dbFile}`,
@@ -47,7 +49,8 @@ export async function startTestApp(options: { env?: Record<string, string>; star
     TOKEN_ENCRYPTION_KEYS: `t1:${randomBytes(32).toString('base64')}`,
     LOG_LEVEL: 'debug',
     ...options.env,
-  });
+  };
+  const config = loadConfig(env);
   const clock = new ManualClock(options.start ?? Date.UTC(2026, 10, 1, 12, 0, 0));
   const logs: string[] = [];
   const container = await createContainer(config, {
@@ -64,6 +67,7 @@ export async function startTestApp(options: { env?: Record<string, string>; star
     clock,
     logs,
     dbFile,
+    env,
     agent: () => supertest.agent(server),
     close: async () => {
       server.closeAllConnections();
