@@ -1,10 +1,19 @@
 import { createContainer } from '../main/container';
 import { exitOnStartupError, loadRuntimeConfig } from '../main/boot';
 import type { CliCommand } from './cli-command';
+import { connectionsListCommand } from './connections-list.command';
 import { migrateCommand } from './migrate.command';
+import { refreshCommand, validateCommand } from './run-now.command';
+import { scheduleCommand } from './schedule.command';
 
 /** `npm run cli -- <command> [args]`: admin commands over the same container as the web process. */
-export const COMMANDS: CliCommand[] = [migrateCommand];
+export const COMMANDS: CliCommand[] = [
+  migrateCommand,
+  connectionsListCommand,
+  refreshCommand,
+  validateCommand,
+  scheduleCommand,
+];
 
 export function findCommand(argv: string[]): { command: CliCommand; args: string[] } | undefined {
   const matches = COMMANDS.filter((c) => {

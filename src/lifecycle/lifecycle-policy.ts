@@ -38,12 +38,13 @@ export function lifecycleState(row: ConnectionRow): LifecycleState {
 
 export type PlannedAction = { kind: 'refresh' | 'validate' | 'expire'; at: number } | { kind: 'none' };
 
-/** The earliest thing planned for this connection, ignoring the current time. */
-export function planNext(state: LifecycleState, settings: LifecycleSettings): PlannedAction {
-  if (state.status !== 'active') return { kind: 'none' };
-  const candidates: { kind: 'refresh' | 'validate' | 'expire'; at: number }[] = [
-    { kind: 'expire', at: state.tokenExpiresAt },
-  ];
+const PRIORITY = { expire: 0, refresh: 1, validate: 2 } as const;
+type Kind = keyof typeof PRIORITY;
+
+/** Everything planned for this connection, each at its time (backoff applied). */
+function plannedActions(state: LifecycleState, settings: LifecycleSettings): { kind: Kind; at: number }[] {
+  if (state.status !== 'active') return [];
+  const candidates: { kind: Kind; at: number }[] = [{ kind: 'expire', at: state.tokenExpiresAt }];
   const refreshAt = Math.max(state.tokenIssuedAt + MIN_REFRESH_AGE_MS, state.tokenExpiresAt - settings.refreshWindowMs);
   if (refreshAt < state.tokenExpiresAt) candidates.push({ kind: 'refresh', at: refreshAt });
   if (settings.validateIntervalMs > 0) {
@@ -54,27 +55,30 @@ export function planNext(state: LifecycleState, settings: LifecycleSettings): Pl
     });
   }
   // Backoff postpones refresh and validation, never expiry: an expired token is marked at once.
-  const postponed = candidates.map((c) =>
+  return candidates.map((c) =>
     c.kind !== 'expire' && state.backoffUntil !== null && state.backoffUntil > c.at
       ? { ...c, at: state.backoffUntil }
       : c,
   );
-  // On a tie, expiry wins over refresh, and refresh over validation (a refresh proves the token works).
-  const order = { expire: 0, refresh: 1, validate: 2 };
-  postponed.sort((a, b) => a.at - b.at || order[a.kind] - order[b.kind]);
-  return postponed[0] as PlannedAction;
 }
 
-/** What to do right now: the planned action once it is due, else wait. */
-export function decide(
-  state: LifecycleState,
-  now: number,
-  settings: LifecycleSettings,
-): 'refresh' | 'validate' | 'expire' | 'wait' {
+/** The earliest thing planned for this connection, ignoring the current time. */
+export function planNext(state: LifecycleState, settings: LifecycleSettings): PlannedAction {
+  const [first] = plannedActions(state, settings).sort((a, b) => a.at - b.at || PRIORITY[a.kind] - PRIORITY[b.kind]);
+  return first ?? { kind: 'none' };
+}
+
+/**
+ * What to do right now. When several actions are due, expiry beats refresh and refresh beats validation:
+ * a refresh renews the token and proves it works, so an overdue check need not run first.
+ */
+export function decide(state: LifecycleState, now: number, settings: LifecycleSettings): Kind | 'wait' {
   if (state.status !== 'active') return 'wait';
   if (now >= state.tokenExpiresAt) return 'expire';
-  const next = planNext(state, settings);
-  return next.kind !== 'none' && next.at <= now ? next.kind : 'wait';
+  const [first] = plannedActions(state, settings)
+    .filter((c) => c.at <= now)
+    .sort((a, b) => PRIORITY[a.kind] - PRIORITY[b.kind]);
+  return first?.kind ?? 'wait';
 }
 
 /** The next time a keeper should look at this connection (the indexed `next_action_at`), or null. */

@@ -1,27 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCli } from '../support/cli';
 
-const ROOT = join(__dirname, '../..');
-const CLI = join(ROOT, 'dist/src/cli/main.js');
-
-/** The built CLI as `npm run cli` runs it, against a throwaway SQLite file. */
-export function runCli(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 20000,
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      SESSION_SECRET: 'cli-test-session-secret-0123456789abcdef',
-      TOKEN_ENCRYPTION_KEYS: `c1:${randomBytes(32).toString('base64')}`,
-      ...env,
-    },
-  });
-}
+const BASE_ENV = {
+  NODE_ENV: 'test',
+  SESSION_SECRET: 'cli-test-session-secret-0123456789abcdef',
+  TOKEN_ENCRYPTION_KEYS: `c1:${randomBytes(32).toString('base64')}`,
+};
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { ...BASE_ENV, ...env });
 
 describe('cli', () => {
   let dir: string;
@@ -30,28 +18,28 @@ describe('cli', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('when run without a command, then it lists the commands and exits 0', () => {
-    const result = runCli([]);
+  it('when run without a command, then it lists the commands and exits 0', async () => {
+    const result = await cli([]);
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('usage: npm run cli -- <command>');
     expect(result.stdout).toContain('migrate');
   });
 
-  it('when given an unknown command, then it prints the usage to stderr and exits 2', () => {
-    const result = runCli(['frobnicate']);
+  it('when given an unknown command, then it prints the usage to stderr and exits 2', async () => {
+    const result = await cli(['frobnicate']);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('commands:');
   });
 
-  it('when migrate runs on a new database file, then it creates the schema and exits 0', () => {
-    const result = runCli(['migrate'], { DATABASE_URL: `sqlite:${join(dir, 'cli.db')}` });
+  it('when migrate runs on a new database file, then it creates the schema and exits 0', async () => {
+    const result = await cli(['migrate'], { DATABASE_URL: `sqlite:${join(dir, 'cli.db')}` });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('latest migration');
   });
 
-  it('when the configuration is invalid, then it names the problem without a stack trace', () => {
-    const result = runCli(['migrate'], { DATABASE_URL: 'mysql://nope' });
+  it('when the configuration is invalid, then it names the problem without a stack trace', async () => {
+    const result = await cli(['migrate'], { DATABASE_URL: 'mysql://nope' });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('DATABASE_URL must be');
     expect(result.stderr).not.toMatch(/\n\s+at /);

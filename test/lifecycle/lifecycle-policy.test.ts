@@ -65,6 +65,14 @@ describe('lifecycle policy', () => {
     expect(next.at).toBeLessThan(T0 + 4 * DAY + 6 * HOUR);
   });
 
+  it('when both a check and a refresh are overdue, then the refresh goes first', () => {
+    const daily = { refreshWindowMs: 10 * DAY, validateIntervalMs: DAY };
+    const overdue = state({ lastValidatedAt: T0 });
+    expect(planNext(overdue, daily).kind).toBe('validate');
+    expect(decide(overdue, T0 + 55 * DAY, daily)).toBe('refresh');
+    expect(decide(overdue, T0 + 3 * DAY, daily)).toBe('validate');
+  });
+
   it('when ids differ, then validation times spread out; the same id always lands at the same offset', () => {
     const offsets = new Set(Array.from({ length: 50 }, (_, i) => spread(`id-${i}`, DAY)));
     expect(offsets.size).toBeGreaterThan(45);

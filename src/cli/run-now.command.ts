@@ -1,0 +1,68 @@
+import { isAppError } from '../shared/errors';
+import type { CliCommand, CliContext } from './cli-command';
+import { createProgress } from './progress';
+
+/**
+ * `refresh` and `validate`: one connection (by id, @username or Instagram id) or all active ones, right
+ * away, through the same lifecycle code as the keeper (leases included, so a running keeper and this
+ * command never work on one connection at once). Ends with a summary; exit 1 if anything failed.
+ */
+function runNowCommand(kind: 'refresh' | 'validate'): CliCommand {
+  return {
+    name: kind,
+    summary: `${kind} one connection or all active ones now`,
+    usage: `${kind} <connection id | @username | instagram id> | --all`,
+    async run(context: CliContext) {
+      const { container, args, out, err } = context;
+      const target = args[0];
+      if (!target) {
+        err.write(`usage: npm run cli -- ${this.usage}\n`);
+        return 2;
+      }
+      let query = container.db.selectFrom('connections').select(['id', 'username']).where('status', '=', 'active');
+      if (target !== '--all') {
+        const username = target.startsWith('@') ? target.slice(1) : target;
+        query = query.where((eb) =>
+          eb.or([eb('id', '=', target), eb('ig_user_id', '=', target), eb('username', '=', username)]),
+        );
+      }
+      const targets = await query.orderBy('connected_at').execute();
+      if (targets.length === 0) {
+        err.write(`no active connection matches "${target}"\n`);
+        return 1;
+      }
+      const progress = createProgress({ total: targets.length, label: kind, stream: err });
+      const summary: Record<string, number> = {};
+      const queue = [...targets];
+      const worker = async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          let outcome: string;
+          try {
+            outcome = (await container.lifecycle.runNow(kind, next.id)).outcome;
+          } catch (error) {
+            if (!isAppError(error)) throw error;
+            outcome = error.code.toLowerCase();
+          }
+          summary[outcome] = (summary[outcome] ?? 0) + 1;
+          if (targets.length === 1) out.write(`@${next.username}: ${outcome}\n`);
+          progress.tick();
+        }
+      };
+      await Promise.all(
+        Array.from({ length: Math.min(container.config.lifecycle.concurrency, targets.length) }, worker),
+      );
+      progress.done();
+      const parts = Object.entries(summary)
+        .sort()
+        .map(([outcome, count]) => `${outcome}: ${count}`);
+      out.write(`${kind} summary (${targets.length} connection(s)): ${parts.join(', ')}\n`);
+      const failed = Object.entries(summary).some(
+        ([outcome]) => !['ok', 'refresh_too_early', 'busy'].includes(outcome),
+      );
+      return failed ? 1 : 0;
+    },
+  };
+}
+
+export const refreshCommand = runNowCommand('refresh');
+export const validateCommand = runNowCommand('validate');

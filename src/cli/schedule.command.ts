@@ -1,0 +1,53 @@
+import { decide, lifecycleState, planNext } from '../lifecycle/lifecycle-policy';
+import type { CliCommand } from './cli-command';
+import { isoMinute, relativeTo, table } from './format';
+
+export const scheduleCommand: CliCommand = {
+  name: 'schedule',
+  summary: 'show what the keeper will do next, soonest first',
+  usage: 'schedule [--limit N]',
+  async run({ container, args, out }) {
+    const { db, clock, config } = container;
+    const limitIndex = args.indexOf('--limit');
+    const limit = limitIndex >= 0 ? Number(args[limitIndex + 1]) : 20;
+    if (!Number.isInteger(limit) || limit < 1) {
+      out.write('--limit takes a whole number\n');
+      return 2;
+    }
+    const now = clock.now();
+    const rows = await db
+      .selectFrom('connections')
+      .selectAll()
+      .where('next_action_at', 'is not', null)
+      .orderBy('next_action_at')
+      .limit(limit)
+      .execute();
+    const counts = await db
+      .selectFrom('connections')
+      .select((eb) => [
+        eb.fn.countAll<number>().as('total'),
+        eb.fn.count<number>('id').filterWhere('next_action_at', '<=', now).as('due'),
+        eb.fn.count<number>('id').filterWhere('status', '=', 'needs_reconnect').as('reconnect'),
+      ])
+      .executeTakeFirstOrThrow();
+    out.write(
+      table(
+        ['when', '', 'action', 'username', 'id'],
+        rows.map((row) => {
+          const state = lifecycleState(row);
+          const plan = planNext(state, config.lifecycle);
+          const at = plan.kind === 'none' ? Number(row.next_action_at) : plan.at;
+          // A due row shows what the keeper will actually do first, which may not be the earliest plan.
+          const due = decide(state, now, config.lifecycle);
+          return [isoMinute(at), relativeTo(now, at), due === 'wait' ? plan.kind : due, `@${row.username}`, row.id];
+        }),
+      ),
+    );
+    out.write(
+      `${Number(counts.total)} connection(s): ${Number(counts.due)} due now, ${Number(counts.reconnect)} need reconnecting; ` +
+        `keeper ${config.lifecycle.sweepIntervalMs === 0 ? 'disabled here' : `sweeps every ${config.lifecycle.sweepIntervalMs / 1000}s`}` +
+        `${config.lifecycle.keeperInWeb ? ' inside the web process' : ' in `npm run worker`'}\n`,
+    );
+    return 0;
+  },
+};
