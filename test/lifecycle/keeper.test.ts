@@ -130,6 +130,29 @@ describe('keeper', () => {
       expect((await row(app, seeded.id)).last_refresh_outcome).toBe('ok');
     });
 
+    it('when the sweep interval is 0, then a started keeper never sweeps', async () => {
+      await app.close();
+      app = await startTestApp({ env: { VALIDATE_INTERVAL_HOURS: '0', KEEPER_INTERVAL_SECONDS: '0' } });
+      await seedConnection(app);
+      app.clock.advance(51 * DAY);
+      const keeper = app.container.createKeeper();
+      keeper.start({ keepAlive: false });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await keeper.stop();
+      expect(app.sandbox.calls.refresh).toBe(0);
+    });
+
+    it('when a keeper is started, then it sweeps by itself without being asked', async () => {
+      await seedConnection(app);
+      app.clock.advance(51 * DAY);
+      const keeper = app.container.createKeeper();
+      keeper.start({ keepAlive: false });
+      const deadline = Date.now() + 5000;
+      while (app.sandbox.calls.refresh === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await keeper.stop();
+      expect(app.sandbox.calls.refresh).toBe(1);
+    });
+
     it('when a keeper is stopped mid-sweep, then it finishes in-flight calls and hands back the rest', async () => {
       for (let i = 0; i < 10; i += 1) await seedConnection(app);
       app.clock.advance(51 * DAY);
