@@ -1,16 +1,7 @@
 import { connect, ODD_ACCOUNT, startTestApp, type TestApp } from '../support/harness';
+import { csrfFrom, formAction } from '../support/pages';
 
-function csrfFrom(html: string): string {
-  const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
-  if (!token) throw new Error('no CSRF token on the page');
-  return token;
-}
-
-function disconnectPath(html: string): string {
-  const path = /action="(\/account\/connections\/[^"]+\/disconnect)"/.exec(html)?.[1];
-  if (!path) throw new Error('no disconnect form on the page');
-  return path;
-}
+const disconnectPath = (html: string) => formAction(html, 'disconnect');
 
 describe('disconnect', () => {
   let app: TestApp;

@@ -1,17 +1,6 @@
 import { DAY } from '../../src/shared/clock';
 import { connect, ODD_ACCOUNT, startTestApp, type TestApp, type Agent } from '../support/harness';
-
-function csrfFrom(html: string): string {
-  const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
-  if (!token) throw new Error('no CSRF token on the page');
-  return token;
-}
-
-function formAction(html: string, kind: string): string {
-  const action = new RegExp(`action="(/account/connections/[^"]+/${kind})"`).exec(html)?.[1];
-  if (!action) throw new Error(`no ${kind} form on the page`);
-  return action;
-}
+import { csrfFrom, formAction } from '../support/pages';
 
 async function press(agent: Agent, kind: 'validate' | 'refresh' | 'disconnect') {
   const page = await agent.get('/account');
