@@ -47,7 +47,16 @@ export interface EncryptionKey {
   key: Buffer;
 }
 
-export type DatabaseConfig = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
+export type DatabaseConfig =
+  | { kind: 'sqlite'; filename: string }
+  | {
+      kind: 'postgres';
+      url: string;
+      /** Most connections this process opens (DATABASE_POOL_MAX); instances × pool must fit max_connections. */
+      poolMax: number;
+      /** Deadline for getting a connection and for each statement (DATABASE_TIMEOUT_MS): an outage fails fast. */
+      timeoutMs: number;
+    };
 
 export interface InstagramConfig {
   /** 'sandbox': the built-in fake Instagram is mounted and used; 'live': talk to the configured URLs. */
@@ -97,6 +106,8 @@ const envSchema = z.object({
   PUBLIC_URL: optionalString,
   TRUST_PROXY: optionalString,
   DATABASE_URL: optionalString,
+  DATABASE_POOL_MAX: optionalString,
+  DATABASE_TIMEOUT_MS: optionalString,
   SESSION_SECRET: optionalString,
   TOKEN_ENCRYPTION_KEYS: optionalString,
   INSTAGRAM_APP_ID: optionalString,
@@ -167,7 +178,15 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
     problems.push('TRUST_PROXY must be false, true, a hop count, or a comma-separated list of addresses/subnets');
   }
 
-  const database = parseDatabaseUrl(env.DATABASE_URL ?? 'sqlite:data/igconnect.db');
+  const poolMax = parseInteger(env.DATABASE_POOL_MAX ?? '10', 1, 1000);
+  if (poolMax === undefined) problems.push('DATABASE_POOL_MAX must be a whole number from 1 to 1000');
+  const databaseTimeoutMs = parseInteger(env.DATABASE_TIMEOUT_MS ?? '5000', 100, 120000);
+  if (databaseTimeoutMs === undefined) problems.push('DATABASE_TIMEOUT_MS must be a whole number from 100 to 120000');
+  const database = parseDatabaseUrl(
+    env.DATABASE_URL ?? 'sqlite:data/igconnect.db',
+    poolMax ?? 10,
+    databaseTimeoutMs ?? 5000,
+  );
   if (!database) {
     problems.push('DATABASE_URL must be sqlite:<path> or postgres://user:password@host:port/database');
   }
@@ -352,11 +371,20 @@ function parseTrustProxy(value: string | undefined): boolean | number | string |
   return /^[A-Za-z0-9.:/_, -]+$/.test(value) ? value : undefined;
 }
 
-function parseDatabaseUrl(value: string): DatabaseConfig | undefined {
+function parseDatabaseUrl(value: string, poolMax: number, timeoutMs: number): DatabaseConfig | undefined {
   if (value.startsWith('sqlite:')) {
     const filename = value.slice('sqlite:'.length).replace(/^\/\/(?=\.|\/)/, '');
     return filename === '' ? undefined : { kind: 'sqlite', filename };
   }
-  if (/^postgres(ql)?:\/\//.test(value)) return { kind: 'postgres', url: value };
+  if (/^postgres(ql)?:\/\//.test(value)) {
+    try {
+      const url = new URL(value);
+      return url.hostname === '' && !url.searchParams.has('host')
+        ? undefined
+        : { kind: 'postgres', url: value, poolMax, timeoutMs };
+    } catch {
+      return undefined;
+    }
+  }
   return undefined;
 }

@@ -39,7 +39,9 @@ export interface ContainerOverrides {
 export async function createContainer(config: Config, overrides: ContainerOverrides = {}): Promise<Container> {
   const clock = overrides.clock ?? systemClock;
   const logger = createLogger({ level: config.logLevel, destination: overrides.logDestination });
-  const db = createDb(config.database);
+  const db = createDb(config.database, {
+    onConnectionError: (error) => logger.warn({ err: error }, 'database connection lost; the pool reconnects'),
+  });
   await migrateToLatest(db);
 
   const provider = createInstagramProvider(config.instagram);
