@@ -388,3 +388,62 @@ function parseDatabaseUrl(value: string, poolMax: number, timeoutMs: number): Da
   }
   return undefined;
 }
+
+/** The built-in sandbox run as a process of its own (`npm run sandbox`), shared by several app instances. */
+export interface SandboxServerConfig {
+  port: number;
+  /** Origin the sandbox is reached at (consent page links, avatar URLs). */
+  publicUrl: string;
+  appId: string;
+  appSecret: string;
+  /** Every app instance's INSTAGRAM_REDIRECT_URI; behind one balancer they share one. */
+  redirectUris: string[];
+  logLevel: string;
+}
+
+export const SANDBOX_SERVER_APP_ID = '1000000000000001';
+
+export function loadSandboxServerConfig(rawEnv: NodeJS.ProcessEnv): SandboxServerConfig {
+  const env = z
+    .object({
+      NODE_ENV: optionalString,
+      SANDBOX_PORT: optionalString,
+      SANDBOX_PUBLIC_URL: optionalString,
+      SANDBOX_REDIRECT_URIS: optionalString,
+      INSTAGRAM_APP_ID: optionalString,
+      INSTAGRAM_APP_SECRET: optionalString,
+      LOG_LEVEL: optionalString,
+    })
+    .parse(rawEnv);
+  const problems: string[] = [];
+  if (env.NODE_ENV === 'production') problems.push('the sandbox never runs with NODE_ENV=production');
+  const port = parseInteger(env.SANDBOX_PORT ?? '4000', 0, 65535);
+  if (port === undefined) problems.push('SANDBOX_PORT must be a whole number from 0 to 65535');
+  const publicUrl = env.SANDBOX_PUBLIC_URL ?? `http://localhost:${port ?? 4000}`;
+  const parsedPublicUrl = parseAbsoluteUrl(publicUrl);
+  if (!parsedPublicUrl || parsedPublicUrl.pathname !== '/' || publicUrl.endsWith('/')) {
+    problems.push(`SANDBOX_PUBLIC_URL must be an http(s) origin without a path or trailing slash (got "${publicUrl}")`);
+  }
+  const appId = env.INSTAGRAM_APP_ID ?? SANDBOX_SERVER_APP_ID;
+  // The app refuses non-numeric Instagram app ids in live mode, so the sandbox's id must be numeric too.
+  if (!/^\d{5,20}$/.test(appId)) problems.push('INSTAGRAM_APP_ID must be numeric, as the app requires');
+  const redirectUris = (env.SANDBOX_REDIRECT_URIS ?? `http://localhost:3000${CALLBACK_PATH}`)
+    .split(',')
+    .map((uri) => uri.trim());
+  for (const uri of redirectUris) {
+    if (!parseAbsoluteUrl(uri)) problems.push(`SANDBOX_REDIRECT_URIS: "${uri}" is not an absolute http(s) URL`);
+  }
+  const logLevel = env.LOG_LEVEL ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    problems.push('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    port: port as number,
+    publicUrl,
+    appId,
+    appSecret: env.INSTAGRAM_APP_SECRET ?? SANDBOX_APP_SECRET,
+    redirectUris,
+    logLevel,
+  };
+}
