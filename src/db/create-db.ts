@@ -11,6 +11,11 @@ const INT8_OID = 20;
 
 export interface CreateDbOptions {
   /**
+   * false for migrations: a migration may legitimately outlast DATABASE_TIMEOUT_MS (an index on a big
+   * table, or waiting for another instance's migration lock), which requests must not.
+   */
+  statementDeadlines?: boolean;
+  /**
    * Told when an idle pooled connection breaks (the server restarted or went away). pg emits this as an
    * 'error' event, and an unhandled 'error' event would end the process; the pool replaces the connection.
    */
@@ -30,15 +35,30 @@ export function createDb(config: DatabaseConfig, options: CreateDbOptions = {}):
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
 }
 
+/**
+ * A handle to run migrations with and its closer. On PostgreSQL a one-connection pool without statement
+ * deadlines (see CreateDbOptions.statementDeadlines); on SQLite the app's own handle (a second handle
+ * would not see a `:memory:` database, and SQLite has no statement deadline to lift).
+ */
+export function openForMigrations(
+  config: DatabaseConfig,
+  appDb: Kysely<Database>,
+  options: CreateDbOptions = {},
+): { db: Kysely<Database>; close(): Promise<void> } {
+  if (config.kind !== 'postgres') return { db: appDb, close: async () => undefined };
+  const db = createDb({ ...config, poolMax: 1 }, { ...options, statementDeadlines: false });
+  return { db, close: () => db.destroy() };
+}
+
 function postgresDialect(config: Extract<DatabaseConfig, { kind: 'postgres' }>, options: CreateDbOptions) {
+  const deadlines = options.statementDeadlines !== false;
   const pool = new Pool({
     connectionString: config.url,
     max: config.poolMax,
     // Fail fast while the server is unreachable (requests answer 503) instead of queueing without end.
     connectionTimeoutMillis: config.timeoutMs,
     // statement_timeout bounds work on the server; query_timeout also covers a server that stops answering.
-    statement_timeout: config.timeoutMs,
-    query_timeout: config.timeoutMs + 1000,
+    ...(deadlines ? { statement_timeout: config.timeoutMs, query_timeout: config.timeoutMs + 1000 } : {}),
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'igconnect',

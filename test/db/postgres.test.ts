@@ -70,6 +70,27 @@ describeOnPostgres('PostgreSQL', () => {
     );
   });
 
+  it('when another instance holds the migration lock longer than DATABASE_TIMEOUT_MS, then start-up waits for it', async () => {
+    // Kysely's migrator takes this session-level advisory lock (kysely/dist/cjs/dialect/postgres/postgres-adapter.js).
+    const holder = new Client({ connectionString: database.url });
+    await holder.connect();
+    try {
+      await holder.query('select pg_advisory_lock(3853314791062309107)');
+      const started = Date.now();
+      const starting = startTestApp({ env: { DATABASE_URL: database.url, DATABASE_TIMEOUT_MS: '300' } });
+      setTimeout(() => void holder.query('select pg_advisory_unlock(3853314791062309107)'), 1200);
+      const app = await starting;
+      try {
+        expect(Date.now() - started).toBeGreaterThanOrEqual(1100);
+        expect((await app.agent().get('/readyz')).status).toBe(200);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await holder.end();
+    }
+  });
+
   it('when more queries run than DATABASE_POOL_MAX allows, then the process never opens more connections', async () => {
     const db = open({ DATABASE_POOL_MAX: '2' });
     const sleepers = Array.from({ length: 6 }, () => sql`select pg_sleep(0.3)`.execute(db));
