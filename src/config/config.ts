@@ -47,7 +47,16 @@ export interface EncryptionKey {
   key: Buffer;
 }
 
-export type DatabaseConfig = { kind: 'sqlite'; filename: string } | { kind: 'postgres'; url: string };
+export type DatabaseConfig =
+  | { kind: 'sqlite'; filename: string }
+  | {
+      kind: 'postgres';
+      url: string;
+      /** Most connections this process opens (DATABASE_POOL_MAX); instances × pool must fit max_connections. */
+      poolMax: number;
+      /** Deadline for getting a connection and for each statement (DATABASE_TIMEOUT_MS): an outage fails fast. */
+      timeoutMs: number;
+    };
 
 export interface InstagramConfig {
   /** 'sandbox': the built-in fake Instagram is mounted and used; 'live': talk to the configured URLs. */
@@ -116,6 +125,8 @@ const envSchema = z.object({
   PUBLIC_URL: optionalString,
   TRUST_PROXY: optionalString,
   DATABASE_URL: optionalString,
+  DATABASE_POOL_MAX: optionalString,
+  DATABASE_TIMEOUT_MS: optionalString,
   SESSION_SECRET: optionalString,
   TOKEN_ENCRYPTION_KEYS: optionalString,
   INSTAGRAM_APP_ID: optionalString,
@@ -194,7 +205,15 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
     problems.push('TRUST_PROXY must be false, true, a hop count, or a comma-separated list of addresses/subnets');
   }
 
-  const database = parseDatabaseUrl(env.DATABASE_URL ?? 'sqlite:data/igconnect.db');
+  const poolMax = parseInteger(env.DATABASE_POOL_MAX ?? '10', 1, 1000);
+  if (poolMax === undefined) problems.push('DATABASE_POOL_MAX must be a whole number from 1 to 1000');
+  const databaseTimeoutMs = parseInteger(env.DATABASE_TIMEOUT_MS ?? '5000', 100, 120000);
+  if (databaseTimeoutMs === undefined) problems.push('DATABASE_TIMEOUT_MS must be a whole number from 100 to 120000');
+  const database = parseDatabaseUrl(
+    env.DATABASE_URL ?? 'sqlite:data/igconnect.db',
+    poolMax ?? 10,
+    databaseTimeoutMs ?? 5000,
+  );
   if (!database) {
     problems.push('DATABASE_URL must be sqlite:<path> or postgres://user:password@host:port/database');
   }
@@ -404,11 +423,79 @@ function parseTrustProxy(value: string | undefined): boolean | number | string |
   return /^[A-Za-z0-9.:/_, -]+$/.test(value) ? value : undefined;
 }
 
-function parseDatabaseUrl(value: string): DatabaseConfig | undefined {
+function parseDatabaseUrl(value: string, poolMax: number, timeoutMs: number): DatabaseConfig | undefined {
   if (value.startsWith('sqlite:')) {
     const filename = value.slice('sqlite:'.length).replace(/^\/\/(?=\.|\/)/, '');
     return filename === '' ? undefined : { kind: 'sqlite', filename };
   }
-  if (/^postgres(ql)?:\/\//.test(value)) return { kind: 'postgres', url: value };
+  if (/^postgres(ql)?:\/\//.test(value)) {
+    try {
+      const url = new URL(value);
+      return url.hostname === '' && !url.searchParams.has('host')
+        ? undefined
+        : { kind: 'postgres', url: value, poolMax, timeoutMs };
+    } catch {
+      return undefined;
+    }
+  }
   return undefined;
+}
+
+/** The built-in sandbox run as a process of its own (`npm run sandbox`), shared by several app instances. */
+export interface SandboxServerConfig {
+  port: number;
+  /** Origin the sandbox is reached at (consent page links, avatar URLs). */
+  publicUrl: string;
+  appId: string;
+  appSecret: string;
+  /** Every app instance's INSTAGRAM_REDIRECT_URI; behind one balancer they share one. */
+  redirectUris: string[];
+  logLevel: string;
+}
+
+export const SANDBOX_SERVER_APP_ID = '1000000000000001';
+
+export function loadSandboxServerConfig(rawEnv: NodeJS.ProcessEnv): SandboxServerConfig {
+  const env = z
+    .object({
+      NODE_ENV: optionalString,
+      SANDBOX_PORT: optionalString,
+      SANDBOX_PUBLIC_URL: optionalString,
+      SANDBOX_REDIRECT_URIS: optionalString,
+      INSTAGRAM_APP_ID: optionalString,
+      INSTAGRAM_APP_SECRET: optionalString,
+      LOG_LEVEL: optionalString,
+    })
+    .parse(rawEnv);
+  const problems: string[] = [];
+  if (env.NODE_ENV === 'production') problems.push('the sandbox never runs with NODE_ENV=production');
+  const port = parseInteger(env.SANDBOX_PORT ?? '4000', 0, 65535);
+  if (port === undefined) problems.push('SANDBOX_PORT must be a whole number from 0 to 65535');
+  const publicUrl = env.SANDBOX_PUBLIC_URL ?? `http://localhost:${port ?? 4000}`;
+  const parsedPublicUrl = parseAbsoluteUrl(publicUrl);
+  if (!parsedPublicUrl || parsedPublicUrl.pathname !== '/' || publicUrl.endsWith('/')) {
+    problems.push(`SANDBOX_PUBLIC_URL must be an http(s) origin without a path or trailing slash (got "${publicUrl}")`);
+  }
+  const appId = env.INSTAGRAM_APP_ID ?? SANDBOX_SERVER_APP_ID;
+  // The app refuses non-numeric Instagram app ids in live mode, so the sandbox's id must be numeric too.
+  if (!/^\d{5,20}$/.test(appId)) problems.push('INSTAGRAM_APP_ID must be numeric, as the app requires');
+  const redirectUris = (env.SANDBOX_REDIRECT_URIS ?? `http://localhost:3000${CALLBACK_PATH}`)
+    .split(',')
+    .map((uri) => uri.trim());
+  for (const uri of redirectUris) {
+    if (!parseAbsoluteUrl(uri)) problems.push(`SANDBOX_REDIRECT_URIS: "${uri}" is not an absolute http(s) URL`);
+  }
+  const logLevel = env.LOG_LEVEL ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    problems.push('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    port: port as number,
+    publicUrl,
+    appId,
+    appSecret: env.INSTAGRAM_APP_SECRET ?? SANDBOX_APP_SECRET,
+    redirectUris,
+    logLevel,
+  };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
+import { isUniqueViolation } from '../db/database-errors';
 import {
   lifecycleState,
   type LifecycleSettings,
@@ -123,6 +124,18 @@ export class ConnectionsService {
    * the person now signed in (they just proved control of it on Instagram). Returns the owning user.
    */
   async connect(input: ConnectInput): Promise<{ userId: string; connection: Connection }> {
+    try {
+      return await this.connectOnce(input);
+    } catch (error) {
+      // The account was authorized twice at the same moment (two browsers, maybe two instances): both
+      // transactions found no row and inserted, and the unique constraint let one win. Once that row is
+      // committed (the losing insert waited for it), a second attempt finds it and updates it.
+      if (!isUniqueViolation(error)) throw error;
+      return this.connectOnce(input);
+    }
+  }
+
+  private async connectOnce(input: ConnectInput): Promise<{ userId: string; connection: Connection }> {
     const now = this.clock.now();
     return this.db.transaction().execute(async (trx) => {
       const existing = await findConnectionByIgUserId(trx, input.provider, input.profile.igUserId);

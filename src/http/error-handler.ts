@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { isDatabaseUnavailable } from '../db/database-errors';
 import type { Logger } from '../shared/logger';
 import { AppError, isAppError } from '../shared/errors';
 
@@ -18,6 +19,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const log = req.log ?? logger;
     if (appError.code === 'INTERNAL') {
       log.error({ err: error }, 'unexpected error');
+    } else if (appError.code === 'UNAVAILABLE' && appError.cause !== undefined) {
+      log.warn({ code: appError.code, err: appError.cause }, 'database unavailable');
     } else {
       log.info({ code: appError.code, detail: appError.detail }, 'request ended with an error page');
     }
@@ -43,6 +46,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 
 function toAppError(error: unknown): AppError {
   if (isAppError(error)) return error;
+  // An outage (server down, restarting, overloaded) is a clean 503 the balancer and the person can retry.
+  if (isDatabaseUnavailable(error)) return new AppError('UNAVAILABLE', 'database unavailable', { cause: error });
   const status = (error as { status?: unknown } | null)?.status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new AppError('BAD_REQUEST', (error as { type?: string }).type ?? 'malformed request');

@@ -3,9 +3,9 @@ import type { DestinationStream } from 'pino';
 import { TransactionStore } from '../auth/transaction-store';
 import { type Config, SANDBOX_BASE_PATH } from '../config/config';
 import { ConnectionsService } from '../connections/connections.service';
-import { createDb } from '../db/create-db';
+import { createDb, openForMigrations } from '../db/create-db';
 import type { Database } from '../db/database';
-import { migrateToLatest } from '../db/migrate';
+import { migrateToLatest, pingDatabase } from '../db/migrate';
 import { Keeper } from '../lifecycle/keeper';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { createInstagramProvider } from '../providers/instagram';
@@ -46,8 +46,18 @@ export interface ContainerOverrides {
 export async function createContainer(config: Config, overrides: ContainerOverrides = {}): Promise<Container> {
   const clock = overrides.clock ?? systemClock;
   const logger = createLogger({ level: config.logLevel, destination: overrides.logDestination });
-  const db = createDb(config.database);
-  await migrateToLatest(db);
+  const dbOptions = {
+    onConnectionError: (error: Error) => logger.warn({ err: error }, 'database connection lost; the pool reconnects'),
+  };
+  const db = createDb(config.database, dbOptions);
+  const migrations = openForMigrations(config.database, db, dbOptions);
+  try {
+    await migrateToLatest(migrations.db);
+  } finally {
+    await migrations.close();
+  }
+  // The app's own pool (with its deadlines) must work too before anything listens.
+  await pingDatabase(db);
 
   const provider = createInstagramProvider(config.instagram);
   const cipher = new TokenCipher(config.encryptionKeys);

@@ -156,4 +156,35 @@ describe('configuration', () => {
     });
     expect(problems.join('\n')).toMatch(/numeric Instagram app id/);
   });
+  it('when DATABASE_URL is postgres://, then PostgreSQL is selected with the pool size and timeout given', () => {
+    const config = loadConfig({
+      SESSION_SECRET: SECRET,
+      TOKEN_ENCRYPTION_KEYS: KEY,
+      DATABASE_URL: 'postgres://igconnect:pw@db.internal:5432/igconnect',
+      DATABASE_POOL_MAX: '25',
+      DATABASE_TIMEOUT_MS: '2000',
+    });
+    expect(config.database).toEqual({
+      kind: 'postgres',
+      url: 'postgres://igconnect:pw@db.internal:5432/igconnect',
+      poolMax: 25,
+      timeoutMs: 2000,
+    });
+    const defaults = loadConfig({
+      SESSION_SECRET: SECRET,
+      TOKEN_ENCRYPTION_KEYS: KEY,
+      DATABASE_URL: 'postgresql://h/db',
+    });
+    expect(defaults.database).toMatchObject({ kind: 'postgres', poolMax: 10, timeoutMs: 5000 });
+  });
+
+  it.each([
+    [{ DATABASE_POOL_MAX: '0' }, 'DATABASE_POOL_MAX must be a whole number from 1 to 1000'],
+    [{ DATABASE_POOL_MAX: 'ten' }, 'DATABASE_POOL_MAX must be a whole number from 1 to 1000'],
+    [{ DATABASE_TIMEOUT_MS: '5' }, 'DATABASE_TIMEOUT_MS must be a whole number from 100 to 120000'],
+    [{ DATABASE_URL: 'postgres://' }, 'DATABASE_URL must be sqlite:<path> or postgres://'],
+  ])('when the database settings are %j, then start-up refuses', (env, message) => {
+    const problems = problemsOf({ SESSION_SECRET: SECRET, TOKEN_ENCRYPTION_KEYS: KEY, ...env });
+    expect(problems.join('\n')).toContain(message);
+  });
 });

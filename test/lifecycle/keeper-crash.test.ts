@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
+import { Client } from 'pg';
 import { DAY, SECOND } from '../../src/shared/clock';
 import { startTestApp, type TestApp } from '../support/harness';
 import { row, seedConnection, storedToken } from '../support/factories';
@@ -16,8 +17,31 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15
 }
 
 /**
+ * Blocks writes to one connection row from outside the app: SQLite's database-wide write lock, or a
+ * PostgreSQL row lock held by another session. Returns the release function.
+ */
+async function blockWrites(app: TestApp, connectionId: string): Promise<() => Promise<void>> {
+  if (app.databaseUrl.startsWith('sqlite:')) {
+    const lock = new SQLite(app.dbFile);
+    lock.exec('BEGIN IMMEDIATE');
+    return async () => {
+      lock.exec('ROLLBACK');
+      lock.close();
+    };
+  }
+  const client = new Client({ connectionString: app.databaseUrl });
+  await client.connect();
+  await client.query('begin');
+  await client.query('select id from connections where id = $1 for update', [connectionId]);
+  return async () => {
+    await client.query('rollback');
+    await client.end();
+  };
+}
+
+/**
  * A real keeper process (`npm run worker`) is killed after Instagram answered a refresh but before the
- * new token was stored: the test holds SQLite's write lock so the worker's UPDATE waits, then SIGKILLs it.
+ * new token was stored: the test blocks writes to the row so the worker's UPDATE waits, then SIGKILLs it.
  */
 describe('keeper crash safety', () => {
   let app: TestApp;
@@ -48,34 +72,44 @@ describe('keeper crash safety', () => {
     });
     // The worker has claimed the row and asked Instagram; the answer is on its way (1.5 s).
     await until(() => app.sandbox.calls.refresh === 1);
-    const lock = new SQLite(app.dbFile);
-    lock.exec('BEGIN IMMEDIATE');
+    const release = await blockWrites(app, seeded.id);
     try {
-      // Instagram has answered with a new token; the worker's UPDATE now waits for our write lock.
+      // Instagram has answered with a new token; the worker's UPDATE now waits for our lock.
       await new Promise((resolve) => setTimeout(resolve, 2000));
       const exited = new Promise((resolve) => worker?.once('exit', resolve));
       worker.kill('SIGKILL');
       await exited;
     } finally {
-      lock.exec('ROLLBACK');
-      lock.close();
+      await release();
     }
 
-    // The old token is still stored, still valid at Instagram, and the connection is still active.
+    // Whatever the moment of death, the row holds exactly one working token and the connection is active.
     const after = await row(app, seeded.id);
-    expect(storedToken(app, after)).toBe(oldToken);
+    const stored = storedToken(app, after);
     expect(after.status).toBe('active');
-    expect(app.sandbox.tokenInfo(oldToken)?.invalidated).toBeUndefined();
-    expect(after.lease_owner).not.toBeNull();
+    expect(app.sandbox.tokenInfo(stored)?.kind).toBe('long');
+    expect(app.sandbox.tokenInfo(stored)?.invalidated).toBeUndefined();
 
-    // Once the dead worker's lease lapses, another keeper refreshes the token.
-    app.clock.set(Date.now() + 11 * SECOND);
-    const summary = await app.container.createKeeper('successor').sweep();
-    expect(summary.byOutcome).toEqual({ ok: 1 });
-    const refreshed = await row(app, seeded.id);
-    expect(storedToken(app, refreshed)).not.toBe(oldToken);
-    expect(app.sandbox.tokenInfo(storedToken(app, refreshed))?.kind).toBe('long');
-    expect(app.sandbox.calls.refresh).toBe(2);
+    if (app.databaseUrl.startsWith('sqlite:')) {
+      // SQLite: the UPDATE was still waiting inside the dead process, so the old token stayed, and the dead
+      // worker's claim holds until its lease lapses; then another keeper refreshes the token.
+      expect(stored).toBe(oldToken);
+      expect(after.lease_owner).not.toBeNull();
+      app.clock.set(Date.now() + 11 * SECOND);
+      const summary = await app.container.createKeeper('successor').sweep();
+      expect(summary.byOutcome).toEqual({ ok: 1 });
+      const refreshed = await row(app, seeded.id);
+      expect(storedToken(app, refreshed)).not.toBe(oldToken);
+      expect(app.sandbox.tokenInfo(storedToken(app, refreshed))?.kind).toBe('long');
+      expect(app.sandbox.calls.refresh).toBe(2);
+    } else {
+      // PostgreSQL: the UPDATE had reached the server, which completes a statement whose client died; the
+      // new token replaced the old one in that single statement, and the lease was released with it.
+      expect(stored).not.toBe(oldToken);
+      expect(after.last_refresh_outcome).toBe('ok');
+      expect(after.lease_owner).toBeNull();
+      expect(app.sandbox.calls.refresh).toBe(1);
+    }
   }, 30_000);
 
   it('when a worker gets SIGTERM, then it stops cleanly with exit code 0', async () => {

@@ -10,6 +10,7 @@ import { createApp } from '../../src/http/create-app';
 import { type Container, createContainer } from '../../src/main/container';
 import type { SandboxControl } from '../../src/sandbox/sandbox';
 import { ManualClock } from '../../src/shared/clock';
+import { createTestDatabase, TEST_DATABASE_URL } from './postgres';
 
 export type Agent = ReturnType<typeof supertest.agent>;
 
@@ -24,6 +25,8 @@ export interface TestApp {
   dbFile: string;
   /** The environment the app was configured from: another process given it joins the same deployment. */
   env: Record<string, string>;
+  /** The DATABASE_URL the app runs on: the SQLite file, or its own PostgreSQL database under `npm run test:pg`. */
+  databaseUrl: string;
   agent(): Agent;
   close(): Promise<void>;
 }
@@ -31,8 +34,9 @@ export interface TestApp {
 export const TEST_SESSION_SECRET = 'test-session-secret-0123456789abcdefghijklmnop';
 
 /**
- * The real app on a real port with a fresh SQLite file, its built-in sandbox mounted at /sandbox, and
- * a manual clock. The app reaches the sandbox over real HTTP, exactly as `npm start` does.
+ * The real app on a real port with a fresh SQLite file (or, when TEST_DATABASE_URL is set, a fresh
+ * PostgreSQL database dropped on close), its built-in sandbox mounted at /sandbox, and a manual clock.
+ * The app reaches the sandbox over real HTTP, exactly as `npm start` does.
  */
 export async function startTestApp(options: { env?: Record<string, string>; start?: number } = {}): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'igconnect-test-'));
@@ -41,10 +45,12 @@ export async function startTestApp(options: { env?: Record<string, string>; star
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   const dbFile = join(dir, 'igconnect.db');
+  const postgres = TEST_DATABASE_URL && !options.env?.DATABASE_URL ? await createTestDatabase() : undefined;
+  const databaseUrl = options.env?.DATABASE_URL ?? postgres?.url ?? `sqlite:${dbFile}`;
   const env = {
     NODE_ENV: 'test',
     PUBLIC_URL: url,
-    DATABASE_URL: `sqlite:${dbFile}`,
+    DATABASE_URL: databaseUrl,
     SESSION_SECRET: TEST_SESSION_SECRET,
     TOKEN_ENCRYPTION_KEYS: `t1:${randomBytes(32).toString('base64')}`,
     LOG_LEVEL: 'debug',
@@ -68,11 +74,13 @@ export async function startTestApp(options: { env?: Record<string, string>; star
     logs,
     dbFile,
     env,
+    databaseUrl,
     agent: () => supertest.agent(server),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await container.close();
+      await postgres?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

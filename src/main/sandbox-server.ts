@@ -1,0 +1,54 @@
+import { createServer } from 'node:http';
+import express from 'express';
+import { loadSandboxServerConfig } from '../config/config';
+import { createSandboxAppWithControl } from '../sandbox/sandbox';
+import { createSandboxControlRouter } from '../sandbox/sandbox-control.routes';
+import { systemClock } from '../shared/clock';
+import { createLogger } from '../shared/logger';
+import { exitOnStartupError } from './boot';
+
+/**
+ * `npm run sandbox`: the fake Instagram as a process of its own. The built-in sandbox lives in the
+ * memory of one app process, so several instances behind a balancer need one sandbox they all reach:
+ * point each instance's INSTAGRAM_* URLs here (live mode, numeric INSTAGRAM_APP_ID).
+ */
+function main(): void {
+  const config = loadSandboxServerConfig(process.env);
+  const logger = createLogger({ level: config.logLevel });
+  const { app: sandbox, control } = createSandboxAppWithControl({
+    clock: systemClock,
+    clientId: config.appId,
+    clientSecret: config.appSecret,
+    redirectUris: config.redirectUris,
+    basePath: '',
+    publicUrl: config.publicUrl,
+    logger,
+  });
+  const app = express();
+  app.disable('x-powered-by');
+  app.use('/_control', createSandboxControlRouter(control));
+  app.use(sandbox);
+
+  const server = createServer(app);
+  // Loopback only: the sandbox has unauthenticated control routes and is a development and test tool.
+  server.listen(config.port, '127.0.0.1', () => {
+    logger.info(
+      {
+        url: config.publicUrl,
+        authorizeUrl: `${config.publicUrl}/oauth/authorize`,
+        tokenUrl: `${config.publicUrl}/oauth/access_token`,
+        graphUrl: `${config.publicUrl}/graph`,
+      },
+      `Instagram sandbox listening on ${config.publicUrl}`,
+    );
+  });
+  const stop = () => server.close(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+try {
+  main();
+} catch (error) {
+  exitOnStartupError('igconnect sandbox', error);
+}

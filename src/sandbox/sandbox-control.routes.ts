@@ -1,0 +1,36 @@
+import express, { Router } from 'express';
+import type { SandboxControl } from './sandbox-control';
+
+/**
+ * A little of SandboxControl over HTTP, for tests that run the sandbox as a process of its own (several
+ * app instances, keepers): read and reset the per-endpoint call counters, and mint long-lived tokens to
+ * seed connections without the browser dance. Mounted only by the standalone sandbox server.
+ */
+export function createSandboxControlRouter(control: SandboxControl): Router {
+  const router = Router();
+  router.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+  router.get('/calls', (_req, res) => {
+    res.json(control.calls);
+  });
+  router.post('/calls/reset', (_req, res) => {
+    control.resetCalls();
+    res.status(204).end();
+  });
+  router.post('/tokens', express.json({ limit: '1kb' }), (req, res) => {
+    const body = (req.body ?? {}) as { account?: unknown; issuedAt?: unknown };
+    if (typeof body.account !== 'string' || (body.issuedAt !== undefined && typeof body.issuedAt !== 'number')) {
+      res.status(400).json({ error: 'expected {"account": "<ig user id>", "issuedAt"?: <epoch ms>}' });
+      return;
+    }
+    try {
+      const accessToken = control.issueLongLivedToken(body.account, { issuedAt: body.issuedAt });
+      res.status(201).json({ access_token: accessToken });
+    } catch {
+      res.status(404).json({ error: 'no such sandbox account' });
+    }
+  });
+  return router;
+}

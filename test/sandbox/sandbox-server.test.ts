@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process';
+import { ODD_ACCOUNT } from '../support/harness';
+import { SANDBOX_ENTRY, type SandboxProcess, startSandboxProcess } from '../support/processes';
+
+/** `npm run sandbox`: the sandbox as a process of its own, shared by several app instances. */
+describe('standalone sandbox server', () => {
+  let sandbox: SandboxProcess;
+
+  beforeAll(async () => {
+    sandbox = await startSandboxProcess(['http://igconnect.lb.test/auth/instagram/callback']);
+  });
+  afterAll(async () => {
+    await sandbox?.stop();
+  });
+
+  it('when a test mints a token over the control routes, then the Graph API accepts it and the calls are counted', async () => {
+    await fetch(`${sandbox.url}/_control/calls/reset`, { method: 'POST' });
+    const minted = await fetch(`${sandbox.url}/_control/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ account: ODD_ACCOUNT.igUserId }),
+    });
+    expect(minted.status).toBe(201);
+    const { access_token: token } = (await minted.json()) as { access_token: string };
+    const me = await fetch(`${sandbox.url}/graph/v25.0/me?fields=user_id`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(me.status).toBe(200);
+    expect(await me.text()).toContain(ODD_ACCOUNT.igUserId);
+    expect((await sandbox.calls()).me).toBe(1);
+  });
+
+  it('when the control routes get a malformed or unknown account, then they answer 400 and 404', async () => {
+    const post = (body: string) =>
+      fetch(`${sandbox.url}/_control/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+    expect((await post('{"account": 17}')).status).toBe(400);
+    expect((await post('{"account": "17841400000000001"}')).status).toBe(404);
+  });
+
+  it('when the authorize URL carries the registered redirect URI, then the consent screen is shown', async () => {
+    const url = new URL(`${sandbox.url}/oauth/authorize`);
+    url.search = new URLSearchParams({
+      client_id: sandbox.appId,
+      redirect_uri: 'http://igconnect.lb.test/auth/instagram/callback',
+      response_type: 'code',
+      scope: 'instagram_business_basic',
+      state: 's'.repeat(43),
+    }).toString();
+    const consent = await fetch(url);
+    expect(consent.status).toBe(200);
+    expect(await consent.text()).toContain('name="request"');
+  });
+
+  it('when started with NODE_ENV=production, then it refuses without a stack trace', () => {
+    const result = spawnSync(process.execPath, [SANDBOX_ENTRY], {
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', SANDBOX_PORT: '0' },
+      encoding: 'utf8',
+      timeout: 15000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('the sandbox never runs with NODE_ENV=production');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
