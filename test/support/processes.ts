@@ -233,3 +233,43 @@ export async function connectAcross(
   const callback = new URL(decided.location);
   return browser.get(`${options.callbackOrigin}${callback.pathname}${callback.search}`);
 }
+
+export const WORKER_ENTRY = join(ROOT, 'dist/src/main/worker.js');
+
+/** A keeper process (`npm run worker`); ready once it logs that its keeper started. */
+export async function startWorkerProcess(env: Record<string, string>): Promise<RunningProcess> {
+  if (!existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} is missing: run npm run build (npm test does it)`);
+  const child = spawn(process.execPath, [WORKER_ENTRY], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const running: RunningProcess = {
+    url: '',
+    port: 0,
+    child,
+    output: () => output,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stop: async () => {
+      if (!running.alive()) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    kill: async () => {
+      if (!running.alive()) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  await waitFor(async () => {
+    if (!running.alive()) throw new Error(`worker exited early:\n${output}`);
+    return output.includes('keeper started') ? true : undefined;
+  }, 'the worker to start its keeper');
+  return running;
+}
