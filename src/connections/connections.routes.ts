@@ -2,6 +2,7 @@ import express, { Router } from 'express';
 import { csrfToken, requireCsrf } from '../http/csrf';
 import type { Clock } from '../shared/clock';
 import { AppError } from '../shared/errors';
+import { presentStatusPage } from './connections.presenter';
 import type { ConnectionsService } from './connections.service';
 
 const ID = /^[0-9a-f-]{36}$/;
@@ -30,8 +31,7 @@ export function createConnectionsRouter(deps: {
     delete req.session.flash;
     res.render('account', {
       signedIn: req.user !== undefined,
-      connections,
-      now: new Date(deps.clock.now()),
+      ...presentStatusPage(connections, new Date(deps.clock.now())),
       csrfToken: req.user ? csrfToken(req) : '',
       flash: flash ?? null,
     });
