@@ -3,6 +3,7 @@ import { csrfToken, requireCsrf } from '../http/csrf';
 import type { LifecycleService } from '../lifecycle/lifecycle.service';
 import type { Clock } from '../shared/clock';
 import { AppError, isAppError } from '../shared/errors';
+import { presentStatusPage } from './connections.presenter';
 import type { ConnectionsService } from './connections.service';
 
 const ID = /^[0-9a-f-]{36}$/;
@@ -32,8 +33,7 @@ export function createConnectionsRouter(deps: {
     delete req.session.flash;
     res.render('account', {
       signedIn: req.user !== undefined,
-      connections,
-      now: new Date(deps.clock.now()),
+      ...presentStatusPage(connections, new Date(deps.clock.now())),
       csrfToken: req.user ? csrfToken(req) : '',
       flash: flash ?? null,
     });

@@ -18,7 +18,11 @@ export function requireCsrf(publicOrigin: string): RequestHandler {
       return next(new AppError('CSRF_FAILED', `cross-site form post (Sec-Fetch-Site: ${site})`));
     }
     const origin = req.get('origin');
-    if (origin !== undefined && origin !== publicOrigin) {
+    // Our pages say Referrer-Policy: no-referrer, under which browsers send `Origin: null` even on a
+    // same-origin form post. That alone proves nothing either way: accept it only when the browser
+    // also says same-origin; the form token must still match.
+    const opaqueSameSite = origin === 'null' && site === 'same-origin';
+    if (origin !== undefined && origin !== publicOrigin && !opaqueSameSite) {
       return next(new AppError('CSRF_FAILED', 'form posted from another origin'));
     }
     const expected = req.session?.csrfToken;

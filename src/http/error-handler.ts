@@ -33,7 +33,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     res.render(
       'error',
-      { code: appError.code, status: appError.status, detail: appError.detail ?? null },
+      // The request id lets the site owner find this request in the log (the header carries it too).
+      { code: appError.code, status: appError.status, detail: appError.detail ?? null, requestId: req.id ?? null },
       (renderError, html) => {
         if (!renderError) return void res.send(html);
         // Never fall through to Express's default handler: outside production it prints the stack.

@@ -54,6 +54,8 @@ describe('disconnect', () => {
     ['a wrong form token', { _csrf: 'wrong' }, {}],
     ['a cross-site Sec-Fetch-Site', 'valid', { 'Sec-Fetch-Site': 'cross-site' }],
     ['a foreign Origin', 'valid', { Origin: 'https://evil.example' }],
+    ['Origin: null and no Sec-Fetch-Site', 'valid', { Origin: 'null' }],
+    ['Origin: null from another site', 'valid', { Origin: 'null', 'Sec-Fetch-Site': 'cross-site' }],
   ] as const)(
     'when the disconnect post has %s, then it is refused and nothing is deleted',
     async (_name, body, headers) => {
@@ -67,6 +69,19 @@ describe('disconnect', () => {
       expect(await count()).toBe(1);
     },
   );
+
+  it('when a browser posts the form under no-referrer (Origin: null, Sec-Fetch-Site: same-origin), then it is accepted', async () => {
+    const agent = app.agent();
+    await connect(agent);
+    const page = await agent.get('/account');
+    const response = await agent
+      .post(disconnectPath(page.text))
+      .type('form')
+      .set({ Origin: 'null', 'Sec-Fetch-Site': 'same-origin' })
+      .send({ _csrf: csrfFrom(page.text) });
+    expect(response.status).toBe(303);
+    expect(await count()).toBe(0);
+  });
 
   it("when a person tries to disconnect someone else's connection, then it is not found and nothing is deleted", async () => {
     const owner = app.agent();

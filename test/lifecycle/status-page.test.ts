@@ -27,7 +27,7 @@ describe('status page lifecycle', () => {
     await connect(agent, { account: ODD_ACCOUNT.igUserId });
     const page = await agent.get('/account');
     expect(page.text).toContain('data-next-action="validate"');
-    expect(page.text).toContain('Check the connection with Instagram');
+    expect(page.text).toContain('igconnect checks the connection with Instagram');
     expect(page.text).toContain('Token issued');
     expect(page.text).toContain('Validate now');
     expect(page.text).toContain('Refresh now');
@@ -42,7 +42,7 @@ describe('status page lifecycle', () => {
     const page = await press(agent, 'validate');
     expect(page.text).toContain('data-status="needs_reconnect"');
     expect(page.text).toContain('The access was revoked on Instagram.');
-    expect(page.text).toContain('href="/auth/instagram">Reconnect @');
+    expect(page.text).toMatch(/href="\/auth\/instagram"[^>]*>Reconnect @/);
     expect(page.text).toContain('href="/auth/instagram?switch=1"');
     expect(page.text).toContain('data-next-action="none"');
     expect(page.text).not.toContain('Refresh now');

@@ -1,0 +1,69 @@
+import { absoluteTime, relativeTime } from '../shared/time-text';
+import type { Connection } from './connections.service';
+
+/**
+ * What the status page needs to answer at a glance: is each account working, when does its token end,
+ * and which ones need the person. The words for each health live in views/account.ejs.
+ */
+export type ConnectionHealth = 'healthy' | 'expired' | 'needs_reconnect';
+
+export interface TimeText {
+  iso: string;
+  relative: string;
+  absolute: string;
+}
+
+export interface ConnectionCard extends Connection {
+  health: ConnectionHealth;
+  /** Only the person can fix it: Instagram must be asked again. */
+  needsYou: boolean;
+  expires: TimeText;
+  connected: TimeText;
+  tokenIssued: TimeText;
+  lastRefreshed: TimeText | null;
+  lastValidated: TimeText | null;
+  /** The keeper's next planned action for this account, or null when only the person can act. */
+  next: { kind: 'refresh' | 'validate' | 'expire'; when: TimeText; due: boolean } | null;
+}
+
+export interface StatusPage {
+  cards: ConnectionCard[];
+  needingYou: ConnectionCard[];
+}
+
+function timeText(date: Date, now: Date): TimeText {
+  return { iso: date.toISOString(), relative: relativeTime(date, now), absolute: absoluteTime(date) };
+}
+
+/** A token past its expiry cannot work whatever the stored status says, so it counts as needing the person. */
+export function healthOf(connection: Connection, now: Date): ConnectionHealth {
+  if (connection.status === 'needs_reconnect') return 'needs_reconnect';
+  if (connection.tokenExpiresAt.getTime() <= now.getTime()) return 'expired';
+  return 'healthy';
+}
+
+export function presentStatusPage(connections: Connection[], now: Date): StatusPage {
+  const cards = connections.map((connection) => {
+    const health = healthOf(connection, now);
+    return {
+      ...connection,
+      health,
+      needsYou: health !== 'healthy',
+      expires: timeText(connection.tokenExpiresAt, now),
+      connected: timeText(connection.connectedAt, now),
+      tokenIssued: timeText(connection.tokenIssuedAt, now),
+      lastRefreshed: connection.lastRefreshedAt ? timeText(connection.lastRefreshedAt, now) : null,
+      lastValidated: connection.lastValidatedAt ? timeText(connection.lastValidatedAt, now) : null,
+      next:
+        connection.nextAction.kind === 'none' || health !== 'healthy'
+          ? null
+          : {
+              kind: connection.nextAction.kind,
+              when: timeText(new Date(connection.nextAction.at), now),
+              // Due already: the keeper takes it on its next sweep.
+              due: connection.nextAction.at <= now.getTime(),
+            },
+    };
+  });
+  return { cards, needingYou: cards.filter((card) => card.needsYou) };
+}
