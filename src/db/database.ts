@@ -1,5 +1,6 @@
 import type { ConnectionsTable } from '../connections/connections.table';
 import type { OAuthTransactionsTable } from '../auth/transactions.table';
+import type { RateLimitsTable } from '../http/rate-limits.table';
 import type { SessionsTable } from '../http/sessions.table';
 import type { UsersTable } from '../users/users.table';
 
@@ -9,4 +10,5 @@ export interface Database {
   connections: ConnectionsTable;
   sessions: SessionsTable;
   oauth_transactions: OAuthTransactionsTable;
+  rate_limits: RateLimitsTable;
 }

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import { initial } from './0001-initial';
+import { rateLimits } from './0003-rate-limits';
 
 /**
  * Every migration, in order. Migrations live in code (no file-system scanning) so they ship inside the
@@ -8,4 +9,5 @@ import { initial } from './0001-initial';
  */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
+  '0003_rate_limits': rateLimits,
 };
