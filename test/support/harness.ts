@@ -32,7 +32,13 @@ export const TEST_SESSION_SECRET = 'test-session-secret-0123456789abcdefghijklmn
  * The real app on a real port with a fresh SQLite file, its built-in sandbox mounted at /sandbox, and
  * a manual clock. The app reaches the sandbox over real HTTP, exactly as `npm start` does.
  */
-export async function startTestApp(options: { env?: Record<string, string>; start?: number } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: {
+    /** Extra environment; a function receives the app's own loopback URL (e.g. to point Instagram URLs at it). */
+    env?: Record<string, string> | ((url: string) => Record<string, string>);
+    start?: number;
+  } = {},
+): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'igconnect-test-'));
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -46,7 +52,7 @@ export async function startTestApp(options: { env?: Record<string, string>; star
     SESSION_SECRET: TEST_SESSION_SECRET,
     TOKEN_ENCRYPTION_KEYS: `t1:${randomBytes(32).toString('base64')}`,
     LOG_LEVEL: 'debug',
-    ...options.env,
+    ...(typeof options.env === 'function' ? options.env(url) : options.env),
   });
   const clock = new ManualClock(options.start ?? Date.UTC(2026, 10, 1, 12, 0, 0));
   const logs: string[] = [];
