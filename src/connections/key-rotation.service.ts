@@ -83,29 +83,49 @@ export async function rotateTokenKeys(
       .execute();
     if (batch.length === 0) break;
     for (const row of batch) {
-      let token: string;
-      try {
-        token = cipher.open({ keyId: row.token_key_id, ciphertext: row.token_ciphertext }, tokenAad(row.id));
-      } catch (error) {
-        if (!(error instanceof DecryptionError)) throw error;
-        result.unreadable.push({ connectionId: row.id, keyId: row.token_key_id, reason: error.message });
-        continue;
-      }
-      const sealed = cipher.seal(token, tokenAad(row.id));
-      const updated = await db
-        .updateTable('connections')
-        .set({ token_ciphertext: sealed.ciphertext, token_key_id: sealed.keyId })
-        .where('id', '=', row.id)
-        .where('token_key_id', '=', row.token_key_id)
-        .where('token_ciphertext', '=', row.token_ciphertext)
-        .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) === 1) result.rotated += 1;
-      else result.changedMeanwhile += 1;
+      const outcome = await reencryptRow(db, cipher, row);
+      if (outcome === 'rotated') result.rotated += 1;
+      else if (outcome === 'changed-meanwhile') result.changedMeanwhile += 1;
+      else result.unreadable.push(outcome);
     }
     after = batch[batch.length - 1]?.id ?? after;
     options.onBatch?.(batch.length);
   }
   return result;
+}
+
+export interface SealedRow {
+  id: string;
+  token_key_id: string;
+  token_ciphertext: string;
+}
+
+/**
+ * Re-encrypts one row as it was read. The UPDATE matches the old key id and ciphertext, so when the
+ * app rewrote the row meanwhile (a reconnect seals a new token under the current key) nothing is
+ * overwritten and the answer is 'changed-meanwhile'.
+ */
+export async function reencryptRow(
+  db: Db,
+  cipher: TokenCipher,
+  row: SealedRow,
+): Promise<'rotated' | 'changed-meanwhile' | UnreadableToken> {
+  let token: string;
+  try {
+    token = cipher.open({ keyId: row.token_key_id, ciphertext: row.token_ciphertext }, tokenAad(row.id));
+  } catch (error) {
+    if (!(error instanceof DecryptionError)) throw error;
+    return { connectionId: row.id, keyId: row.token_key_id, reason: error.message };
+  }
+  const sealed = cipher.seal(token, tokenAad(row.id));
+  const updated = await db
+    .updateTable('connections')
+    .set({ token_ciphertext: sealed.ciphertext, token_key_id: sealed.keyId })
+    .where('id', '=', row.id)
+    .where('token_key_id', '=', row.token_key_id)
+    .where('token_ciphertext', '=', row.token_ciphertext)
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) === 1 ? 'rotated' : 'changed-meanwhile';
 }
 
 /** Tries to decrypt every stored token; the page never does, so this is where bad rows show up. */
