@@ -54,6 +54,14 @@ describe('security: logging', () => {
     expect(log()).not.toContain(leaked);
   });
 
+  it('when a token is pasted into a URL path, then the logged path has it removed', async () => {
+    const pasted = 'IGAApastedintopath0123456789abcdef';
+    const response = await app.agent().get(`/account/${pasted}/access_token=${pasted}`);
+    expect(response.status).toBe(404);
+    expect(log()).toContain('/account/');
+    expect(log()).not.toContain(pasted);
+  });
+
   it('when a client sends a hostile X-Request-Id, then it is replaced, not echoed or logged', async () => {
     // Node refuses raw newlines in headers, so the hostile id carries markup and a forged JSON field.
     const response = await app.agent().get('/').set('X-Request-Id', '<script>x</script>","level":60,"forged":"1');
