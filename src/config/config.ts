@@ -121,9 +121,9 @@ const envSchema = z.object({
   INSTAGRAM_API_VERSION: optionalString,
   LOG_LEVEL: optionalString,
   HTTP_TIMEOUT_MS: optionalString,
-  RATE_LIMIT_WINDOW_SECONDS: optionalString,
-  RATE_LIMIT_AUTH_START: optionalString,
-  RATE_LIMIT_AUTH_CALLBACK: optionalString,
+  RATE_LIMIT_WINDOW_SEC: optionalString,
+  RATE_LIMIT_START: optionalString,
+  RATE_LIMIT_CALLBACK: optionalString,
   RATE_LIMIT_WEBHOOKS: optionalString,
 });
 
@@ -241,8 +241,8 @@ export function inspectConfig(rawEnv: NodeJS.ProcessEnv): { config: Config | und
 }
 
 function parseRateLimits(env: z.infer<typeof envSchema>, problems: string[]): RateLimitConfig {
-  const windowSeconds = parseInteger(env.RATE_LIMIT_WINDOW_SECONDS ?? '60', 1, 86400);
-  if (windowSeconds === undefined) problems.push('RATE_LIMIT_WINDOW_SECONDS must be a whole number from 1 to 86400');
+  const windowSeconds = parseInteger(env.RATE_LIMIT_WINDOW_SEC ?? '60', 1, 86400);
+  if (windowSeconds === undefined) problems.push('RATE_LIMIT_WINDOW_SEC must be a whole number from 1 to 86400');
   const limit = (name: keyof z.infer<typeof envSchema>, fallback: string): number => {
     const value = parseInteger(env[name] ?? fallback, 0, 1_000_000);
     if (value === undefined) problems.push(`${name} must be a whole number (requests per window; 0 turns it off)`);
@@ -250,8 +250,8 @@ function parseRateLimits(env: z.infer<typeof envSchema>, problems: string[]): Ra
   };
   return {
     windowMs: (windowSeconds ?? 60) * 1000,
-    authStart: limit('RATE_LIMIT_AUTH_START', '30'),
-    authCallback: limit('RATE_LIMIT_AUTH_CALLBACK', '30'),
+    authStart: limit('RATE_LIMIT_START', '30'),
+    authCallback: limit('RATE_LIMIT_CALLBACK', '30'),
     webhooks: limit('RATE_LIMIT_WEBHOOKS', '120'),
   };
 }

@@ -201,8 +201,8 @@ export function deploymentFindings(config: Config): Finding[] {
   }
 
   const off = Object.entries({
-    RATE_LIMIT_AUTH_START: config.rateLimits.authStart,
-    RATE_LIMIT_AUTH_CALLBACK: config.rateLimits.authCallback,
+    RATE_LIMIT_START: config.rateLimits.authStart,
+    RATE_LIMIT_CALLBACK: config.rateLimits.authCallback,
     RATE_LIMIT_WEBHOOKS: config.rateLimits.webhooks,
   }).filter(([, limit]) => limit === 0);
   if (off.length > 0) {

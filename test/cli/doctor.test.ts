@@ -79,7 +79,7 @@ describe('cli: doctor', () => {
     ['TRUST_PROXY unset behind https', { TRUST_PROXY: 'false' }, 'TRUST_PROXY is off'],
     ['TRUST_PROXY=true', { TRUST_PROXY: 'true' }, 'trusts every hop'],
     ['no META_APP_ID to compare with', { META_APP_ID: '' }, 'cannot tell an Instagram app id from a Meta app id'],
-    ['a rate limit turned off', { RATE_LIMIT_AUTH_CALLBACK: '0' }, 'RATE_LIMIT_AUTH_CALLBACK'],
+    ['a rate limit turned off', { RATE_LIMIT_CALLBACK: '0' }, 'RATE_LIMIT_CALLBACK'],
   ])('when the deployment has %s, then doctor warns with a fix and exits 0', (_name, change, message) => {
     const result = runBuiltCli(['doctor'], { ...production, ...change });
     const warnings = result.stdout.split('\n').filter((line) => line.startsWith('WARN'));

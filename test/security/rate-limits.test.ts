@@ -13,7 +13,7 @@ describe('security: rate limits', () => {
 
   beforeEach(async () => {
     app = await startTestApp({
-      env: { RATE_LIMIT_AUTH_START: '3', RATE_LIMIT_AUTH_CALLBACK: '3', RATE_LIMIT_WEBHOOKS: '3' },
+      env: { RATE_LIMIT_START: '3', RATE_LIMIT_CALLBACK: '3', RATE_LIMIT_WEBHOOKS: '3' },
     });
   });
   afterEach(async () => {
@@ -99,7 +99,7 @@ describe('security: rate limits behind a trusted proxy and across instances', ()
   });
 
   it('when clients behind a trusted proxy have different addresses, then each has its own count', async () => {
-    const app = await startTestApp({ env: { RATE_LIMIT_AUTH_START: '2', TRUST_PROXY: 'loopback' } });
+    const app = await startTestApp({ env: { RATE_LIMIT_START: '2', TRUST_PROXY: 'loopback' } });
     apps.push(app);
     const from = (ip: string) => app.agent().get('/auth/instagram').set('X-Forwarded-For', ip);
     await from('203.0.113.1');
@@ -109,7 +109,7 @@ describe('security: rate limits behind a trusted proxy and across instances', ()
   });
 
   it('when two instances share one database, then they share one count', async () => {
-    const env = { RATE_LIMIT_AUTH_START: '2', DATABASE_URL: `sqlite:${join(dir, 'shared.db')}` };
+    const env = { RATE_LIMIT_START: '2', DATABASE_URL: `sqlite:${join(dir, 'shared.db')}` };
     const first = await startTestApp({ env });
     apps.push(first);
     const second = await startTestApp({ env });
@@ -120,7 +120,7 @@ describe('security: rate limits behind a trusted proxy and across instances', ()
   });
 
   it('when a limit is set to 0, then that route is not limited', async () => {
-    const app = await startTestApp({ env: { RATE_LIMIT_AUTH_START: '0' } });
+    const app = await startTestApp({ env: { RATE_LIMIT_START: '0' } });
     apps.push(app);
     const responses = await Promise.all(Array.from({ length: 40 }, () => app.agent().get('/auth/instagram')));
     expect(responses.every((r) => r.status === 302)).toBe(true);
