@@ -61,6 +61,7 @@ describe('cli: doctor', () => {
       { TOKEN_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32).toString('base64')}` },
       'is not random',
     ],
+    ['a malformed rate limit', { RATE_LIMIT_START: 'lots' }, 'RATE_LIMIT_START must be a whole number'],
     ['an unreachable database', { DATABASE_URL: 'postgres://doctor:x@127.0.0.1:1/none' }, 'database'],
   ])('when the deployment has %s, then doctor reports an error and exits 1', (_name, change, message) => {
     const result = runBuiltCli(['doctor'], { ...production, ...change });
