@@ -15,3 +15,15 @@ export interface CliContext {
   out: NodeJS.WritableStream & { isTTY?: boolean };
   err: NodeJS.WritableStream & { isTTY?: boolean };
 }
+
+/**
+ * A command that runs before (and without) the container, for checks that must work when the
+ * configuration is invalid or the database unreachable (`doctor`).
+ */
+export interface StandaloneCliCommand {
+  name: string;
+  summary: string;
+  usage?: string;
+  standalone: true;
+  run(context: Omit<CliContext, 'container'>): Promise<number>;
+}

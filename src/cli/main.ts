@@ -1,21 +1,29 @@
 import { createContainer } from '../main/container';
 import { exitOnStartupError, loadRuntimeConfig } from '../main/boot';
-import type { CliCommand } from './cli-command';
+import type { CliCommand, StandaloneCliCommand } from './cli-command';
 import { connectionsListCommand } from './connections-list.command';
+import { doctorCommand } from './doctor.command';
+import { keysRotateCommand } from './keys-rotate.command';
+import { keysStatusCommand } from './keys-status.command';
 import { migrateCommand } from './migrate.command';
 import { refreshCommand, validateCommand } from './run-now.command';
 import { scheduleCommand } from './schedule.command';
 
 /** `npm run cli -- <command> [args]`: admin commands over the same container as the web process. */
-export const COMMANDS: CliCommand[] = [
+export const COMMANDS: (CliCommand | StandaloneCliCommand)[] = [
   migrateCommand,
   connectionsListCommand,
   refreshCommand,
   validateCommand,
   scheduleCommand,
+  keysRotateCommand,
+  keysStatusCommand,
+  doctorCommand,
 ];
 
-export function findCommand(argv: string[]): { command: CliCommand; args: string[] } | undefined {
+export function findCommand(
+  argv: string[],
+): { command: CliCommand | StandaloneCliCommand; args: string[] } | undefined {
   const matches = COMMANDS.filter((c) => {
     const words = c.name.split(' ');
     return words.every((w, i) => argv[i] === w);
@@ -38,6 +46,9 @@ async function main(argv: string[]): Promise<number> {
     const asked = argv[0] === undefined || argv[0] === 'help' || argv[0] === '--help';
     (asked ? process.stdout : process.stderr).write(help());
     return asked ? 0 : 2;
+  }
+  if ('standalone' in found.command) {
+    return found.command.run({ args: found.args, out: process.stdout, err: process.stderr });
   }
   const { config } = loadRuntimeConfig();
   const container = await createContainer({

@@ -62,6 +62,8 @@ export interface InstagramConfig {
   /** 'sandbox': the built-in fake Instagram is mounted and used; 'live': talk to the configured URLs. */
   mode: 'sandbox' | 'live';
   appId: string;
+  /** The Meta app id, if the deployer recorded it: only used to catch it being used as INSTAGRAM_APP_ID. */
+  metaAppId: string | undefined;
   appSecret: string;
   redirectUri: string;
   scopes: string[];
@@ -104,6 +106,15 @@ export interface Config {
   /** Outbound HTTP timeout for calls to Instagram, in milliseconds. */
   httpTimeoutMs: number;
   lifecycle: LifecycleConfig;
+  rateLimits: RateLimitConfig;
+}
+
+/** Requests allowed per client IP and route group in each window; 0 turns that group's limit off. */
+export interface RateLimitConfig {
+  windowMs: number;
+  authStart: number;
+  authCallback: number;
+  webhooks: number;
 }
 
 export class ConfigError extends Error {
@@ -130,6 +141,7 @@ const envSchema = z.object({
   SESSION_SECRET: optionalString,
   TOKEN_ENCRYPTION_KEYS: optionalString,
   INSTAGRAM_APP_ID: optionalString,
+  META_APP_ID: optionalString,
   INSTAGRAM_APP_SECRET: optionalString,
   INSTAGRAM_REDIRECT_URI: optionalString,
   INSTAGRAM_SCOPES: optionalString,
@@ -147,11 +159,26 @@ const envSchema = z.object({
   KEEPER_CONCURRENCY: optionalString,
   KEEPER_LEASE_SECONDS: optionalString,
   WEBHOOK_MAX_AGE_SECONDS: optionalString,
+  RATE_LIMIT_WINDOW_SEC: optionalString,
+  RATE_LIMIT_START: optionalString,
+  RATE_LIMIT_CALLBACK: optionalString,
+  RATE_LIMIT_WEBHOOKS: optionalString,
 });
 
 export const MIN_SESSION_SECRET_LENGTH = 32;
 
+/** Parses and validates; throws one ConfigError listing every problem. */
 export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
+  const { config, problems } = inspectConfig(rawEnv);
+  if (!config) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * The same validation without throwing, for `doctor`, which must report every problem of a
+ * configuration that cannot start. `config` is set exactly when `problems` is empty.
+ */
+export function inspectConfig(rawEnv: NodeJS.ProcessEnv): { config: Config | undefined; problems: string[] } {
   const env = envSchema.parse(rawEnv);
   const problems: string[] = [];
 
@@ -240,10 +267,11 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
   if (httpTimeoutMs === undefined) problems.push('HTTP_TIMEOUT_MS must be a whole number from 100 to 120000');
 
   const lifecycle = parseLifecycle(env, problems);
+  const rateLimits = parseRateLimits(env, problems);
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) return { config: undefined, problems };
 
-  return {
+  const config: Config = {
     env: nodeEnv as Config['env'],
     port: port as number,
     publicUrl,
@@ -255,7 +283,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): Config {
     logLevel,
     httpTimeoutMs: httpTimeoutMs as number,
     lifecycle,
+    rateLimits,
   };
+  return { config, problems };
 }
 
 function parseLifecycle(env: z.infer<typeof envSchema>, problems: string[]): LifecycleConfig {
@@ -280,6 +310,22 @@ function parseLifecycle(env: z.infer<typeof envSchema>, problems: string[]): Lif
   };
 }
 
+function parseRateLimits(env: z.infer<typeof envSchema>, problems: string[]): RateLimitConfig {
+  const windowSeconds = parseInteger(env.RATE_LIMIT_WINDOW_SEC ?? '60', 1, 86400);
+  if (windowSeconds === undefined) problems.push('RATE_LIMIT_WINDOW_SEC must be a whole number from 1 to 86400');
+  const limit = (name: keyof z.infer<typeof envSchema>, fallback: string): number => {
+    const value = parseInteger(env[name] ?? fallback, 0, 1_000_000);
+    if (value === undefined) problems.push(`${name} must be a whole number (requests per window; 0 turns it off)`);
+    return value ?? 0;
+  };
+  return {
+    windowMs: (windowSeconds ?? 60) * 1000,
+    authStart: limit('RATE_LIMIT_START', '30'),
+    authCallback: limit('RATE_LIMIT_CALLBACK', '30'),
+    webhooks: limit('RATE_LIMIT_WEBHOOKS', '120'),
+  };
+}
+
 function parseInstagram(
   env: z.infer<typeof envSchema>,
   publicUrl: string,
@@ -298,6 +344,16 @@ function parseInstagram(
   }
   if (env.INSTAGRAM_APP_ID !== undefined && !/^\d{5,20}$/.test(env.INSTAGRAM_APP_ID)) {
     problems.push('INSTAGRAM_APP_ID must be the numeric Instagram app id from App Dashboard > Instagram > API setup');
+  }
+  // Both ids are numeric and of similar length, so their shape cannot tell them apart; only a deployer
+  // who also records the Meta app id lets us catch the mix-up Meta reports as "Invalid platform app".
+  if (env.META_APP_ID !== undefined && !/^\d{5,20}$/.test(env.META_APP_ID)) {
+    problems.push('META_APP_ID must be the numeric app id shown at the top of the Meta App Dashboard');
+  }
+  if (env.META_APP_ID !== undefined && env.META_APP_ID === env.INSTAGRAM_APP_ID) {
+    problems.push(
+      'INSTAGRAM_APP_ID equals META_APP_ID: that is the Meta app id ("Invalid platform app"). Use the Instagram app id from App Dashboard > Instagram > API setup with Instagram login',
+    );
   }
 
   const scopes = (env.INSTAGRAM_SCOPES ?? 'instagram_business_basic').split(',').map((s) => s.trim());
@@ -353,6 +409,7 @@ function parseInstagram(
   return {
     mode: sandbox ? 'sandbox' : 'live',
     appId: env.INSTAGRAM_APP_ID ?? SANDBOX_APP_ID,
+    metaAppId: env.META_APP_ID,
     appSecret: env.INSTAGRAM_APP_SECRET ?? SANDBOX_APP_SECRET,
     redirectUri,
     scopes,

@@ -1,5 +1,6 @@
 import type { ConnectionsTable } from '../connections/connections.table';
 import type { OAuthTransactionsTable } from '../auth/transactions.table';
+import type { RateLimitsTable } from '../http/rate-limits.table';
 import type { SessionsTable } from '../http/sessions.table';
 import type { UsersTable } from '../users/users.table';
 import type { DeletionRequestsTable } from '../webhooks/deletion-requests.table';
@@ -11,4 +12,5 @@ export interface Database {
   sessions: SessionsTable;
   oauth_transactions: OAuthTransactionsTable;
   deletion_requests: DeletionRequestsTable;
+  rate_limits: RateLimitsTable;
 }

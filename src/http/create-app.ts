@@ -10,8 +10,10 @@ import type { Container } from '../main/container';
 import { PROJECT_ROOT } from '../shared/project-root';
 import { errorHandler, notFound } from './error-handler';
 import { createHealthRouter } from './health.routes';
+import { createRateLimiter } from './rate-limit';
 import { securityHeaders } from './security-headers';
 import { createSessionMiddleware } from './session';
+import { httpsRedirect, warnOnUntrustedProxy } from './transport-security';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
@@ -46,10 +48,20 @@ export function createApp(container: Container): Express {
       },
     }),
   );
+  app.use(warnOnUntrustedProxy(config, logger));
   app.use(securityHeaders(config));
+  app.use(httpsRedirect(config));
   app.use('/public', express.static(join(PROJECT_ROOT, 'public'), { index: false, maxAge: '1h' }));
   app.use(createHealthRouter(db));
   if (container.sandbox) app.use(container.sandboxBasePath, container.sandbox.router);
+
+  // Before sessions, so a refused request creates nothing. Webhook routes must be mounted after this.
+  const rateLimit = createRateLimiter({ db, clock, windowMs: config.rateLimits.windowMs });
+  const providerId = container.provider.id;
+  app.get(`/auth/${providerId}`, rateLimit('auth-start', config.rateLimits.authStart, 'page'));
+  app.get(`/auth/${providerId}/callback`, rateLimit('auth-callback', config.rateLimits.authCallback, 'page'));
+  app.use('/webhooks', rateLimit('webhooks', config.rateLimits.webhooks, 'json'));
+  // Meta's callbacks: after their rate limit, before sessions (a callback never creates a session).
   app.use(
     createWebhooksRouter({
       webhooks: container.webhooks,

@@ -91,8 +91,10 @@ export class KyselySessionStore extends session.Store {
   }
 
   private expiryOf(data: SessionData): number {
-    const expires = data.cookie?.expires;
-    return expires ? new Date(expires).getTime() : this.clock.now() + this.defaultTtlMs;
+    // From the injected clock, not cookie.expires (express-session computes that from Date.now()): the
+    // idle timeout must be measured by the same clock that `get` compares it with.
+    const maxAge = data.cookie?.originalMaxAge;
+    return this.clock.now() + (typeof maxAge === 'number' ? maxAge : this.defaultTtlMs);
   }
 
   private async maybePrune(): Promise<void> {

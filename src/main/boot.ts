@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { type Config, ConfigError, loadConfig } from '../config/config';
+import { type Config, ConfigError, inspectConfig, loadConfig } from '../config/config';
 import { withDevSecrets } from './dev-secrets';
 
 /**
@@ -10,6 +10,12 @@ export function loadRuntimeConfig(): { config: Config; generatedSecrets: boolean
   if (existsSync('.env')) process.loadEnvFile('.env');
   const { env, generated } = withDevSecrets(process.env);
   return { config: loadConfig(env), generatedSecrets: generated };
+}
+
+/** The same, without throwing: every problem of a configuration that cannot start (for `doctor`). */
+export function inspectRuntimeConfig(): ReturnType<typeof inspectConfig> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  return inspectConfig(withDevSecrets(process.env).env);
 }
 
 /** Prints a start-up failure without a stack trace and exits non-zero. */

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { createApp } from '../http/create-app';
 import { exitOnStartupError, loadRuntimeConfig } from './boot';
 import { createContainer } from './container';
+import { databaseFindings, deploymentFindings, logFindings } from './doctor';
 
 /** The web process: the only place that reads process.env and listens. */
 async function main(): Promise<void> {
@@ -9,6 +10,11 @@ async function main(): Promise<void> {
   const container = await createContainer(config);
   const { logger } = container;
   if (generatedSecrets) logger.info('generated development secrets in data/dev-secrets.json (development only)');
+  // The doctor's checks, as warnings: what would stop production already stopped loadConfig.
+  logFindings(logger, [
+    ...deploymentFindings(config),
+    ...(await databaseFindings(container.db, container.cipher, { verifyTokens: false })),
+  ]);
 
   const server = createServer(createApp(container));
   server.listen(config.port, () => {

@@ -35,6 +35,11 @@ export class TokenCipher {
     return this.current.id;
   }
 
+  /** Every key id of the ring, the encrypting one first. */
+  get keyIds(): string[] {
+    return [...this.keys.keys()];
+  }
+
   seal(plaintext: string, associatedData: string): SealedToken {
     const nonce = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.current.key, nonce);

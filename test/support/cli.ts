@@ -4,7 +4,7 @@ import { join } from 'node:path';
 const ROOT = join(__dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 
-/** The built CLI as `npm run cli` runs it (npm test builds first), with the given environment. */
+/** The built CLI as `npm run cli` runs it (npm test builds first), with exactly the given environment. */
 export function runCli(
   args: string[],
   env: Record<string, string>,
@@ -12,7 +12,7 @@ export function runCli(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, ...env },
+      env: { PATH: process.env.PATH, NODE_ENV: 'test', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -38,15 +38,22 @@ export const TEST_SESSION_SECRET = 'test-session-secret-0123456789abcdefghijklmn
  * PostgreSQL database dropped on close), its built-in sandbox mounted at /sandbox, and a manual clock.
  * The app reaches the sandbox over real HTTP, exactly as `npm start` does.
  */
-export async function startTestApp(options: { env?: Record<string, string>; start?: number } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: {
+    /** Extra environment; a function receives the app's own loopback URL (e.g. to point Instagram URLs at it). */
+    env?: Record<string, string> | ((url: string) => Record<string, string>);
+    start?: number;
+  } = {},
+): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'igconnect-test-'));
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   const dbFile = join(dir, 'igconnect.db');
-  const postgres = TEST_DATABASE_URL && !options.env?.DATABASE_URL ? await createTestDatabase() : undefined;
-  const databaseUrl = options.env?.DATABASE_URL ?? postgres?.url ?? `sqlite:${dbFile}`;
+  const extraEnv = typeof options.env === 'function' ? options.env(url) : options.env;
+  const postgres = TEST_DATABASE_URL && !extraEnv?.DATABASE_URL ? await createTestDatabase() : undefined;
+  const databaseUrl = extraEnv?.DATABASE_URL ?? postgres?.url ?? `sqlite:${dbFile}`;
   const env = {
     NODE_ENV: 'test',
     PUBLIC_URL: url,
@@ -54,7 +61,7 @@ export async function startTestApp(options: { env?: Record<string, string>; star
     SESSION_SECRET: TEST_SESSION_SECRET,
     TOKEN_ENCRYPTION_KEYS: `t1:${randomBytes(32).toString('base64')}`,
     LOG_LEVEL: 'debug',
-    ...options.env,
+    ...extraEnv,
   };
   const config = loadConfig(env);
   const clock = new ManualClock(options.start ?? Date.UTC(2026, 10, 1, 12, 0, 0));

@@ -8,7 +8,7 @@ const DEAUTHORIZE = '/webhooks/instagram/deauthorize';
 const DELETION = '/webhooks/instagram/data-deletion';
 
 /** Meta's signed callbacks, black-box through HTTP. */
-describe('webhooks', () => {
+describe('security: webhooks (Meta deauthorize and data-deletion callbacks)', () => {
   let app: TestApp;
   let secret: string;
 
@@ -126,6 +126,22 @@ describe('webhooks', () => {
         expect(await count()).toBe(1);
       },
     );
+
+    it('when a client floods the webhook, then it is rate limited with JSON and Retry-After, and nothing is deleted', async () => {
+      await app.close();
+      app = await startTestApp({ env: { RATE_LIMIT_WEBHOOKS: '3' } });
+      secret = app.container.config.instagram.appSecret;
+      await connect(app.agent(), { account: ODD_ACCOUNT.igUserId });
+      const forged = form(signed({ user_id: '17841400000000001' }));
+      const statuses = [];
+      for (let i = 0; i < 5; i += 1) statuses.push((await post(DEAUTHORIZE, forged)).status);
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+      const limited = await post(DEAUTHORIZE, form(signed({ user_id: ODD_ACCOUNT.igUserId })));
+      expect(limited.status).toBe(429);
+      expect(limited.headers['retry-after']).toBeDefined();
+      expect(limited.headers['content-type']).toMatch(/json/);
+      expect(await count()).toBe(1);
+    });
 
     it('when the sandbox test account removes the app, then the app receives the callback and drops the connection', async () => {
       const agent = app.agent();

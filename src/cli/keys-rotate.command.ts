@@ -1,0 +1,63 @@
+import { countRowsOnOldKeys, describeKeyUsage, keyUsage, rotateTokenKeys } from '../connections/key-rotation.service';
+import type { CliCommand } from './cli-command';
+import { createProgress } from './progress';
+
+const DEFAULT_BATCH_SIZE = 100;
+
+/**
+ * Re-encrypts every token still on an old key under the ring's first key. Safe while the app runs and
+ * safe to interrupt (Ctrl-C finishes the current batch): run it again to continue.
+ */
+export const keysRotateCommand: CliCommand = {
+  name: 'keys rotate',
+  summary: 're-encrypt every stored token under the current (first) key of TOKEN_ENCRYPTION_KEYS',
+  usage: 'keys rotate [--batch-size N]',
+  async run({ container, args, out, err }) {
+    const batchSize = parseBatchSize(args);
+    if (batchSize === undefined) {
+      err.write('--batch-size must be a whole number from 1 to 10000\n');
+      return 2;
+    }
+    const { db, cipher } = container;
+    const total = await countRowsOnOldKeys(db, cipher);
+    out.write(`${total} token${total === 1 ? '' : 's'} to move onto key ${cipher.currentKeyId}\n`);
+    const progress = createProgress({ total, label: 'keys rotate', stream: err });
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    let result;
+    try {
+      result = await rotateTokenKeys(
+        { db, cipher },
+        { batchSize, signal: controller.signal, onBatch: (n) => progress.tick(n) },
+      );
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+    if (!result.interrupted) progress.done();
+
+    out.write(`rotated ${result.rotated}; changed by the app meanwhile ${result.changedMeanwhile}\n`);
+    const usage = await keyUsage(db, cipher);
+    const remaining = usage.filter((u) => !u.current).reduce((sum, u) => sum + u.rows, 0);
+    out.write(`rows per key id:\n${describeKeyUsage(usage).join('\n')}\n`);
+    out.write(`${remaining} row${remaining === 1 ? '' : 's'} remain on old keys\n`);
+    if (result.interrupted) out.write('interrupted: run `keys rotate` again to continue\n');
+    if (result.unreadable.length > 0) {
+      err.write(`could not decrypt ${result.unreadable.length} token(s); these connections must connect again:\n`);
+      for (const u of result.unreadable) err.write(`  connection ${u.connectionId} (key ${u.keyId}): ${u.reason}\n`);
+      return 1;
+    }
+    return result.interrupted ? 1 : 0;
+  },
+};
+
+function parseBatchSize(args: string[]): number | undefined {
+  const index = args.indexOf('--batch-size');
+  if (index === -1) return DEFAULT_BATCH_SIZE;
+  const value = args[index + 1] ?? '';
+  if (!/^\d+$/.test(value)) return undefined;
+  const n = Number(value);
+  return n >= 1 && n <= 10000 ? n : undefined;
+}
