@@ -1,14 +1,21 @@
 import { type NextFunction, type Request, type Response, Router } from 'express';
 import type { Passport } from './passport';
 import type { Clock } from '../shared/clock';
-import { AppError } from '../shared/errors';
+import { AppError, ErrorCodes, type ErrorCode, isAppError } from '../shared/errors';
 import type { AuthenticateOptions } from './provider-strategy';
 
 /**
  * GET /auth/:provider starts the flow; GET /auth/:provider/callback finishes it. Both answer with
- * no-store. The callback always ends in a redirect to a clean URL (no code or state in the address bar
- * or in any later Referer), or in an error page rendered by the error handler.
+ * no-store. Once the state has been consumed, the callback always ends in a redirect to a clean URL (no
+ * code, state or error in the address bar, the history or a later Referer): /account on success,
+ * /auth/:provider/result for a cancel or Instagram's refusal, whose outcome waits in the session.
+ * A callback that fails before that (no, forged or used state; malformed parameters) belongs to no flow
+ * of this browser and is answered directly.
  */
+function isFlowOutcome(error: unknown): error is AppError {
+  return isAppError(error) && (error.code === 'CONNECT_CANCELLED' || error.code.startsWith('PROVIDER_'));
+}
+
 export function createAuthRouter(passport: Passport, providerId: string, clock: Clock): Router {
   const router = Router();
   const noStore = (_req: Request, res: Response, next: NextFunction) => {
@@ -28,6 +35,10 @@ export function createAuthRouter(passport: Passport, providerId: string, clock: 
       providerId,
       { ...options, session: false },
       (error: unknown, user: Express.User | false, info?: { username?: string }) => {
+        if (isFlowOutcome(error)) {
+          req.session.connectOutcome = { code: error.code, detail: error.detail ?? null };
+          return res.redirect(303, `/auth/${providerId}/result`);
+        }
         if (error) return next(error);
         if (!user) return next(new AppError('STATE_INVALID', 'authentication ended without a user'));
         // passport 0.7 regenerates the session id on logIn (session fixation), keeping nothing of the old one.
@@ -40,6 +51,14 @@ export function createAuthRouter(passport: Passport, providerId: string, clock: 
         });
       },
     )(req, res, next);
+  });
+
+  // Shows a flow's outcome once; a reload (or a visit without one) goes to the status page.
+  router.get(`/auth/${providerId}/result`, noStore, (req, res, next) => {
+    const outcome = req.session.connectOutcome;
+    if (!outcome || !(outcome.code in ErrorCodes)) return res.redirect(303, '/account');
+    delete req.session.connectOutcome;
+    next(new AppError(outcome.code as ErrorCode, outcome.detail ?? undefined));
   });
 
   return router;

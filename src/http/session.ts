@@ -12,6 +12,8 @@ declare module 'express-session' {
     signedInAt?: number;
     csrfToken?: string;
     flash?: { kind: 'success' | 'info'; text: string };
+    /** A connect flow's error outcome, shown once on /auth/:provider/result. */
+    connectOutcome?: { code: string; detail: string | null };
   }
 }
 

@@ -84,6 +84,32 @@ describe('connect flow', () => {
     expect(app.sandbox.calls.token).toBe(0);
   });
 
+  it('when a flow ends in a cancel or a refusal, then the address bar is cleaned by a redirect and the outcome shows once', async () => {
+    const agent = app.agent();
+    const callbackUrl = await authorize(agent, { decision: 'deny' });
+    const callback = await agent.get(pathOf(callbackUrl));
+    expect(callback.status).toBe(303);
+    expect(callback.headers.location).toBe('/auth/instagram/result');
+    expect(callback.headers['cache-control']).toBe('no-store');
+    const result = await agent.get('/auth/instagram/result');
+    expect(result.status).toBe(200);
+    expect(result.text).toContain('data-error-code="CONNECT_CANCELLED"');
+    // A reload has nothing left to show and goes to the status page.
+    const reload = await agent.get('/auth/instagram/result');
+    expect(reload.status).toBe(303);
+    expect(reload.headers.location).toBe('/account');
+
+    const refused = app.agent();
+    const refusedUrl = await authorize(refused);
+    app.sandbox.script('token', app.sandbox.tokenError('Invalid platform app'));
+    const refusedCallback = await refused.get(pathOf(refusedUrl));
+    expect(refusedCallback.status).toBe(303);
+    expect(refusedCallback.headers.location).toBe('/auth/instagram/result');
+    const refusedPage = await refused.get('/auth/instagram/result');
+    expect(refusedPage.status).toBe(502);
+    expect(refusedPage.text).toContain('data-error-code="PROVIDER_INVALID_APP"');
+  });
+
   it('when the callback is replayed, then no second token request is made', async () => {
     const agent = app.agent();
     const callbackUrl = await authorize(agent);

@@ -1,4 +1,4 @@
-import { authorize, pathOf, startTestApp, type TestApp } from '../support/harness';
+import { authorize, finishCallback, startTestApp, type TestApp } from '../support/harness';
 import type { SandboxEndpoint, ScriptedResponse } from '../../src/sandbox/sandbox';
 
 /**
@@ -23,7 +23,7 @@ describe('provider errors during the connect flow', () => {
     const agent = app.agent();
     const callbackUrl = await authorize(agent);
     app.sandbox.script(endpoint, response);
-    return agent.get(pathOf(callbackUrl));
+    return finishCallback(agent, callbackUrl);
   }
 
   const control = () => app.sandbox;
@@ -79,7 +79,7 @@ describe('provider errors during the connect flow', () => {
     if (!nonTester) throw new Error('sandbox needs a non-tester account');
     const agent = app.agent();
     const callbackUrl = await authorize(agent, { account: nonTester.igUserId });
-    const page = await agent.get(pathOf(callbackUrl));
+    const page = await finishCallback(agent, callbackUrl);
     expect(page.status).toBe(403);
     expect(page.text).toContain('data-error-code="PROVIDER_TESTER_ROLE"');
     expect(page.text).toContain('Tester');

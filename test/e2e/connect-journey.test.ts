@@ -82,11 +82,14 @@ describe('connecting in a real browser', () => {
     const { page } = watched;
     await page.goto(`${app.url}/`);
     await openConsent(page, /^Connect to Instagram$/);
-    const response = page.waitForResponse((r) => r.url().includes('/auth/instagram/callback'));
+    const response = page.waitForResponse((r) => r.url().includes('/auth/instagram/result'));
     await page.getByRole('button', { name: 'Deny' }).click();
     expect((await response).status()).toBe(200);
 
     await page.locator('[data-error-code="CONNECT_CANCELLED"]').waitFor();
+    // The callback redirected: neither the state nor the error stays in the address bar.
+    expect(new URL(page.url()).pathname).toBe('/auth/instagram/result');
+    expect(new URL(page.url()).search).toBe('');
     expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Connection cancelled');
     // The way forward leads back into the flow.
     expect(await page.getByRole('link', { name: 'Connect to Instagram' }).getAttribute('href')).toBe('/auth/instagram');

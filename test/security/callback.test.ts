@@ -1,5 +1,5 @@
 import { TRANSACTION_TTL_MS } from '../../src/auth/transaction-store';
-import { authorize, connect, pathOf, startTestApp, type TestApp } from '../support/harness';
+import { authorize, connect, finishCallback, pathOf, startTestApp, type TestApp } from '../support/harness';
 import { connectionRows, signedInPage, storedTokens } from './security-support';
 
 /**
@@ -72,7 +72,7 @@ describe('security: callback', () => {
     const agent = app.agent();
     const url = await authorize(agent);
     app.sandbox.script('token', { status: 500, body: 'upstream exploded' });
-    expect((await agent.get(pathOf(url))).status).toBe(503);
+    expect((await finishCallback(agent, url)).status).toBe(503);
     const retry = await agent.get(pathOf(url));
     expect(retry.status).toBe(400);
     expect(app.sandbox.calls.token).toBe(1);
@@ -103,7 +103,7 @@ describe('security: callback', () => {
     url.searchParams.delete('code');
     url.searchParams.set('error', 'server_error');
     url.searchParams.set('error_description', '<img src=x onerror=alert(1)>');
-    const response = await agent.get(pathOf(url.href));
+    const response = await finishCallback(agent, url.href);
     expect(response.status).toBe(502);
     expect(response.text).toContain('data-error-code="PROVIDER_REJECTED"');
     expect(response.text).not.toContain('onerror');

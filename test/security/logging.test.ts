@@ -1,4 +1,12 @@
-import { authorize, connect, pathOf, startTestApp, type TestApp, TEST_SESSION_SECRET } from '../support/harness';
+import {
+  authorize,
+  connect,
+  finishCallback,
+  pathOf,
+  startTestApp,
+  TEST_SESSION_SECRET,
+  type TestApp,
+} from '../support/harness';
 import { setCookies, storedTokens } from './security-support';
 
 /** Logs under hostile input: nothing secret is written, whatever the attacker sends or the provider answers. */
@@ -50,7 +58,7 @@ describe('security: logging', () => {
     const agent = app.agent();
     const url = await authorize(agent);
     app.sandbox.script('token', { status: 500, body: `failure for access_token=${leaked}` });
-    expect((await agent.get(pathOf(url))).status).toBe(503);
+    expect((await finishCallback(agent, url)).status).toBe(503);
     expect(log()).not.toContain(leaked);
   });
 

@@ -131,10 +131,21 @@ export async function authorize(agent: Agent, options: AuthorizeOptions = {}): P
   return decided.headers.location as string;
 }
 
-/** The whole flow: authorize, then follow the callback. Returns the callback response. */
+/**
+ * Follows the callback like a browser: a cancel or a refusal by Instagram answers 303 to the clean
+ * result page, which is followed; success (303 to /account) and direct refusals are returned as they are.
+ */
+export async function finishCallback(agent: Agent, callbackUrl: string) {
+  const callback = await agent.get(pathOf(callbackUrl));
+  if (callback.status === 303 && callback.headers.location === '/auth/instagram/result') {
+    return agent.get('/auth/instagram/result');
+  }
+  return callback;
+}
+
+/** The whole flow: authorize, then follow the callback (see finishCallback). */
 export async function connect(agent: Agent, options: AuthorizeOptions = {}) {
-  const callback = await authorize(agent, options);
-  return agent.get(pathOf(callback));
+  return finishCallback(agent, await authorize(agent, options));
 }
 
 export const ODD_ACCOUNT = { igUserId: '17841405793187219', appScopedId: '26173461234567891' };
