@@ -151,6 +151,9 @@ export async function tabTo(page: Page, target: RegExp, options: { max?: number;
   const stops: FocusInfo[] = [];
   for (let i = 0; i < (options.max ?? 25); i += 1) {
     await page.keyboard.press(options.shift ? 'Shift+Tab' : 'Tab');
+    // The browser scrolls the focused element into view on a later frame; on a loaded machine a
+    // measurement taken at once can still see it off-screen. Let two frames pass first.
+    await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))');
     const focus = await focusInfo(page);
     if (!focus) continue;
     stops.push(focus);
