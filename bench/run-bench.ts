@@ -252,14 +252,25 @@ async function statusPage(rig: Rig): Promise<Json> {
   await statusLoad(rig, rig.options.warmupSeconds);
   const base = [];
   const ours = [];
+  // CPU time per request of each server: steadier than throughput when other work shares the machine.
+  const baseCpu: number[] = [];
+  const ourCpu: number[] = [];
   for (let i = 0; i < rig.options.repetitions; i++) {
-    base.push(await baselineLoad(rig.options.durationSeconds));
-    ours.push(await statusLoad(rig, rig.options.durationSeconds));
+    let cpu0 = rig.baseline.cpuMs();
+    const b = await baselineLoad(rig.options.durationSeconds);
+    baseCpu.push((rig.baseline.cpuMs() - cpu0) / b.requests);
+    base.push(b);
+    cpu0 = rig.app.cpuMs();
+    const o = await statusLoad(rig, rig.options.durationSeconds);
+    ourCpu.push((rig.app.cpuMs() - cpu0) / o.requests);
+    ours.push(o);
   }
-  const baseline = summarise(base);
-  const igconnect = summarise(ours);
+  const baseline = { ...summarise(base), cpuMsPerRequest: round(median(baseCpu), 3) };
+  const igconnect = { ...summarise(ours), cpuMsPerRequest: round(median(ourCpu), 3) };
   const throughputRatio = ratio(igconnect.rps, baseline.rps);
-  log(`status: igconnect ${igconnect.rps} rps, baseline ${baseline.rps} rps, ratio ${throughputRatio}`);
+  log(
+    `status: igconnect ${igconnect.rps} rps (${igconnect.cpuMsPerRequest} ms CPU/req), baseline ${baseline.rps} rps (${baseline.cpuMsPerRequest} ms CPU/req), ratio ${throughputRatio}`,
+  );
   return {
     pageBytes: bytes,
     baselinePageBytes: baselineBytes,
@@ -268,6 +279,7 @@ async function statusPage(rig: Rig): Promise<Json> {
     baseline,
     throughputRatio,
     p99Ratio: ratio(igconnect.p99, baseline.p99),
+    cpuPerRequestRatio: ratio(igconnect.cpuMsPerRequest, baseline.cpuMsPerRequest),
     target: '>= 0.8',
     met: throughputRatio >= 0.8,
   };
@@ -424,6 +436,7 @@ async function keeper(rig: Rig): Promise<Json> {
         sandboxCpuMsPerToken: round((rig.sandbox.cpuMs() - sandboxCpu0) / Math.max(1, ok), 3),
         rssBeforeMb: idleRss,
         peakRssMb: Math.max(worker.memory().peakRssMb, ...samples),
+        afterSweep: await worker.call<Json>('memoryUsage'),
       };
       log(`sweep c=${concurrency} (worker): ${result.tokensPerSecond} tokens/s, peak ${result.peakRssMb} MB`);
       sweeps.push(result);
@@ -462,6 +475,7 @@ async function keeper(rig: Rig): Promise<Json> {
     webCpuMsPerToken: round((rig.app.cpuMs() - cpu0) / Math.max(1, ok), 3),
     rssBeforeMb: webRssBefore,
     peakRssMb: Math.max(rig.app.memory().peakRssMb, ...samples),
+    afterSweep: await rig.app.call<Json>('memoryUsage'),
     statusDuringSweep: during.run,
   };
   log(

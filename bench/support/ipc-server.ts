@@ -5,6 +5,8 @@
 type Handler = (message: Record<string, unknown>) => unknown;
 
 export function announceReady(url: string): void {
+  // A bench that dies must not leave its servers behind: the IPC channel closing ends this process.
+  process.once('disconnect', () => process.exit(0));
   process.send?.({ type: 'ready', url });
 }
 
