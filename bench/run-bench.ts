@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import { type Config, loadConfig } from '../src/config/config';
 import { createDb } from '../src/db/create-db';
 import type { Database } from '../src/db/database';
@@ -214,11 +214,17 @@ async function statusLoad(rig: Rig, seconds: number) {
   });
 }
 
-async function statusReps(rig: Rig): Promise<LoadSummary> {
+async function statusReps(rig: Rig): Promise<LoadSummary & { cpuMsPerRequest: number }> {
   await statusLoad(rig, rig.options.warmupSeconds);
   const runs = [];
-  for (let i = 0; i < rig.options.repetitions; i++) runs.push(await statusLoad(rig, rig.options.durationSeconds));
-  return summarise(runs);
+  const cpu: number[] = [];
+  for (let i = 0; i < rig.options.repetitions; i++) {
+    const cpu0 = rig.app.cpuMs();
+    const run = await statusLoad(rig, rig.options.durationSeconds);
+    cpu.push((rig.app.cpuMs() - cpu0) / run.requests);
+    runs.push(run);
+  }
+  return { ...summarise(runs), cpuMsPerRequest: round(median(cpu), 3) };
 }
 
 // --- 1. status page vs baseline -------------------------------------------------------------------
@@ -376,7 +382,9 @@ async function scale(rig: Rig): Promise<Json> {
     perUser: 3,
   });
   const small = await statusReps(rig);
-  log(`scale ${options.smallScale}: ${small.rps} rps, p50 ${small.p50} ms, p99 ${small.p99} ms`);
+  log(
+    `scale ${options.smallScale}: ${small.rps} rps, p50 ${small.p50} ms, p99 ${small.p99} ms, ${small.cpuMsPerRequest} ms CPU/req`,
+  );
 
   log(`scale: seeding to ${options.totalConnections} connections (${options.dueConnections} due)`);
   const dueIssuedAt = now - 51 * DAY;
@@ -392,14 +400,49 @@ async function scale(rig: Rig): Promise<Json> {
   const due = await countDue(db, Date.now());
   log(`seeded ${total} connections (${due} due) in ${round(seeded.ms / 1000, 2)} s`);
   const large = await statusReps(rig);
-  log(`scale ${total}: ${large.rps} rps, p50 ${large.p50} ms, p99 ${large.p99} ms`);
+  log(
+    `scale ${total}: ${large.rps} rps, p50 ${large.p50} ms, p99 ${large.p99} ms, ${large.cpuMsPerRequest} ms CPU/req`,
+  );
   return {
+    queryPlans: rig.target.name === 'sqlite' ? await queryPlans(db) : 'EXPLAIN is shown for SQLite only',
     small: { connections: options.smallScale, status: small },
     large: { connections: total, due, seedSeconds: round(seeded.ms / 1000, 2), status: large },
     p50Ratio: ratio(large.p50, small.p50),
     p99Ratio: ratio(large.p99, small.p99),
     rpsRatio: ratio(large.rps, small.rps),
+    cpuPerRequestRatio: ratio(large.cpuMsPerRequest, small.cpuMsPerRequest),
   };
+}
+
+/** SQLite's plan for each query of a status page and of a sweep's claim: all should name an index. */
+async function queryPlans(db: Kysely<Database>): Promise<Record<string, string[]>> {
+  const now = Date.now();
+  const queries = {
+    sessionBySid: db.selectFrom('sessions').select(['sess', 'expires_at']).where('sid', '=', 'x').compile(),
+    userExists: db.selectFrom('users').select('id').where('id', '=', 'x').compile(),
+    connectionsOfUser: db
+      .selectFrom('connections')
+      .selectAll()
+      .where('user_id', '=', 'x')
+      .orderBy('connected_at')
+      .compile(),
+    keeperClaimCandidates: db
+      .selectFrom('connections')
+      .select('id')
+      .where('next_action_at', '<=', now)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
+      .orderBy('next_action_at')
+      .limit(100)
+      .compile(),
+  };
+  const plans: Record<string, string[]> = {};
+  for (const [name, query] of Object.entries(queries)) {
+    const result = await db.executeQuery<{ detail: string }>(
+      CompiledQuery.raw(`EXPLAIN QUERY PLAN ${query.sql}`, [...query.parameters]),
+    );
+    plans[name] = result.rows.map((row) => row.detail);
+  }
+  return plans;
 }
 
 // --- 3. keeper sweep -----------------------------------------------------------------------------
