@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -63,6 +63,7 @@ async function main(): Promise<void> {
   const options = benchOptions(process.env);
   const results: Json = {
     startedAt: new Date().toISOString(),
+    commit: commit(),
     machine: machine(),
     options: { ...options, sections: [...options.sections], postgresUrl: options.postgresUrl ? '(set)' : undefined },
   };
@@ -99,6 +100,19 @@ async function main(): Promise<void> {
   const file = join(dir, `bench-${String(results.startedAt).replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`results written to ${file}`);
+}
+
+function commit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'views', 'bench'], {
+      cwd: PROJECT_ROOT,
+      encoding: 'utf8',
+    });
+    return dirty.trim() === '' ? head : `${head} (with uncommitted changes)`;
+  } catch {
+    return 'unknown';
+  }
 }
 
 function machine(): Json {

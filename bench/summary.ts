@@ -18,7 +18,7 @@ const obj = (value: unknown): Json => (value ?? {}) as Json;
 const num = (value: unknown): string => (value === undefined || value === null ? '-' : String(value));
 
 const machine = obj(results.machine);
-out(`Run ${num(results.startedAt)} to ${num(results.finishedAt)}`);
+out(`Run ${num(results.startedAt)} to ${num(results.finishedAt)}, commit ${num(results.commit)}`);
 out(
   `Machine: ${num(machine.cpu)}, ${num(machine.cores)} cores, ${num(machine.memoryGb)} GiB, node ${num(machine.node)}, load average at start ${JSON.stringify(machine.loadAverageAtStart)}, at end ${JSON.stringify(results.loadAverageAtEnd)}`,
 );
