@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect } from 'kysely';
 import { Pool, types as pgTypes } from 'pg';
 import type { DatabaseConfig } from '../config/config';
 import type { Database } from './database';
@@ -32,7 +32,33 @@ export function createDb(config: DatabaseConfig, options: CreateDbOptions = {}):
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('synchronous = NORMAL');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+}
+
+/** Distinct SQL texts kept compiled; the app has a few dozen, IN lists of varying length add more. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every query anew, and better-sqlite3 compiles SQL on each prepare(): a sizeable part
+ * of a status page's time went into compiling the same few statements. The app runs a small fixed set
+ * of queries, so compiled statements are kept by SQL text (and all dropped when the bound is reached).
+ * Safe because better-sqlite3 runs one statement at a time to completion; the app never streams
+ * (Kysely's stream() iterates a statement and could not share it).
+ */
+function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare: (sql) => {
+      let statement = statements.get(sql);
+      if (!statement) {
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
+        statement = sqlite.prepare(sql);
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 /**

@@ -1,9 +1,18 @@
 import session, { type SessionData } from 'express-session';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
-import type { Clock } from '../shared/clock';
+import { type Clock, HOUR } from '../shared/clock';
 
 type Callback = (err?: unknown) => void;
+
+/**
+ * express-session touches the store on every request that leaves the session unchanged, which made
+ * every page view a database write. A touch that would move the expiry by less than this is skipped:
+ * on a 14-day idle timeout an hour is not noticeable, and page views stay reads.
+ */
+export const TOUCH_SLACK_MS = HOUR;
+/** Bounds the expiries remembered between a request's get() and its touch(). */
+const MAX_REMEMBERED = 10_000;
 
 /**
  * express-session store over the app's own database (SQLite or PostgreSQL through Kysely), so sessions
@@ -12,6 +21,8 @@ type Callback = (err?: unknown) => void;
  */
 export class KyselySessionStore extends session.Store {
   private writes = 0;
+  /** The stored expiry each session had when get() read it, until that request's touch() or set(). */
+  private readonly loadedExpiry = new Map<string, number>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -30,11 +41,14 @@ export class KyselySessionStore extends session.Store {
       .executeTakeFirst()
       .then((row) => {
         if (!row || Number(row.expires_at) <= this.clock.now()) return callback(null, null);
+        if (this.loadedExpiry.size >= MAX_REMEMBERED) this.loadedExpiry.clear();
+        this.loadedExpiry.set(sid, Number(row.expires_at));
         callback(null, JSON.parse(row.sess) as SessionData);
       }, callback);
   }
 
   override set(sid: string, data: SessionData, callback?: Callback): void {
+    this.loadedExpiry.delete(sid);
     const sess = JSON.stringify(data);
     const expiresAt = this.expiryOf(data);
     this.db
@@ -50,9 +64,17 @@ export class KyselySessionStore extends session.Store {
   }
 
   override touch(sid: string, data: SessionData, callback?: Callback): void {
+    const expiresAt = this.expiryOf(data);
+    const loaded = this.loadedExpiry.get(sid);
+    this.loadedExpiry.delete(sid);
+    // Read moments ago in this same request, so the comparison holds with several instances too.
+    if (loaded !== undefined && expiresAt - loaded < TOUCH_SLACK_MS) {
+      callback?.();
+      return;
+    }
     this.db
       .updateTable('sessions')
-      .set({ expires_at: this.expiryOf(data) })
+      .set({ expires_at: expiresAt })
       .where('sid', '=', sid)
       .execute()
       .then(
@@ -62,6 +84,7 @@ export class KyselySessionStore extends session.Store {
   }
 
   override destroy(sid: string, callback?: Callback): void {
+    this.loadedExpiry.delete(sid);
     this.db
       .deleteFrom('sessions')
       .where('sid', '=', sid)

@@ -51,13 +51,21 @@ export function createHttpClient(options: { timeoutMs: number; logger: Logger })
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(request.form).toString();
     }
+    // A deadline cleared as soon as the call ends. AbortSignal.timeout() would keep its timer, and through
+    // fetch's abort listener the whole request and response, alive for the full timeout after every call:
+    // at a keeper's pace that is thousands of finished calls held in memory.
+    const controller = new AbortController();
+    const deadline = setTimeout(
+      () => controller.abort(new DOMException('deadline exceeded', 'TimeoutError')),
+      request.timeoutMs ?? options.timeoutMs,
+    );
     try {
       const response = await fetch(request.url, {
         method: request.method,
         headers,
         body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(request.timeoutMs ?? options.timeoutMs),
+        signal: controller.signal,
       });
       const text = await response.text();
       options.logger.debug(
@@ -73,6 +81,8 @@ export function createHttpClient(options: { timeoutMs: number; logger: Logger })
       );
       // The original error is dropped on purpose: undici's messages can quote the URL with its query.
       throw new HttpTransportError(timedOut ? 'timeout' : 'network', target);
+    } finally {
+      clearTimeout(deadline);
     }
   };
 }

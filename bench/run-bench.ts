@@ -1,0 +1,694 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { CompiledQuery, type Kysely } from 'kysely';
+import { type Config, loadConfig } from '../src/config/config';
+import { createDb } from '../src/db/create-db';
+import type { Database } from '../src/db/database';
+import { migrateToLatest } from '../src/db/migrate';
+import { DAY } from '../src/shared/clock';
+import { PROJECT_ROOT } from '../src/shared/project-root';
+import { TokenCipher } from '../src/shared/token-cipher';
+import { type BenchOptions, benchOptions } from './bench-options';
+import { Browser, connectFlow, sandboxOnlyFlow } from './support/browser';
+import { ChildServer, processMemory, round } from './support/child-process';
+import { type ProfileSummary, summariseProfile } from './support/cpu-profile';
+import { freePort } from './support/free-port';
+import { type LoadSummary, type LoopRun, runLoad, runLoadDuring, runLoop, summarise } from './support/load';
+import { countConnections, countDue, seedConnections } from './support/seed';
+import { median, ratio } from './support/stats';
+
+/**
+ * `npm run bench`: igconnect against the limit, as ratios to a baseline measured in the same run.
+ * Every server is a child process on loopback; the load generator runs here. See BENCHMARKS.md.
+ */
+
+const DIST = join(PROJECT_ROOT, 'dist');
+const APP_ID = '1234567890123';
+const APP_SECRET = 'bench-instagram-app-secret';
+const API_VERSION = 'v25.0';
+const SANDBOX_ACCOUNTS = 32;
+
+type Json = Record<string, unknown>;
+
+function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+interface Target {
+  name: 'sqlite' | 'postgres';
+  databaseUrl: string;
+  dir: string;
+}
+
+/** Everything one database target needs while it runs. */
+interface Rig {
+  target: Target;
+  options: BenchOptions;
+  appEnv: Record<string, string>;
+  config: Config;
+  db: Kysely<Database>;
+  cipher: TokenCipher;
+  sandbox: ChildServer;
+  app: ChildServer;
+  baseline: ChildServer;
+  /** Session cookie of a user with 3 connections made through the real connect flow. */
+  cookie: string;
+  accounts: string[];
+}
+
+async function main(): Promise<void> {
+  const options = benchOptions(process.env);
+  const results: Json = {
+    startedAt: new Date().toISOString(),
+    commit: commit(),
+    machine: machine(),
+    options: { ...options, sections: [...options.sections], postgresUrl: options.postgresUrl ? '(set)' : undefined },
+  };
+  const targets: Target[] = [];
+  const sqliteDir = mkdtempSync(join(tmpdir(), 'igconnect-bench-'));
+  targets.push({ name: 'sqlite', databaseUrl: `sqlite:${join(sqliteDir, 'igconnect.db')}`, dir: sqliteDir });
+  if (options.postgresUrl) {
+    targets.push({
+      name: 'postgres',
+      databaseUrl: options.postgresUrl,
+      dir: mkdtempSync(join(tmpdir(), 'igconnect-bench-pg-')),
+    });
+  } else {
+    results.postgres = { skipped: 'BENCH_DATABASE_URL is not set' };
+  }
+
+  for (const target of targets) {
+    try {
+      results[target.name] = await runTarget(target, options);
+    } catch (error) {
+      if (target.name === 'sqlite') throw error;
+      results[target.name] = { skipped: error instanceof Error ? error.message : String(error) };
+      log(`${target.name} skipped: ${String(results[target.name] && (results[target.name] as Json).skipped)}`);
+    } finally {
+      rmSync(target.dir, { recursive: true, force: true });
+    }
+  }
+  if (options.sections.has('startup')) results.startup = await startup(options);
+  results.finishedAt = new Date().toISOString();
+  results.loadAverageAtEnd = loadavg().map((l) => round(l, 2));
+
+  const dir = join(PROJECT_ROOT, 'bench', 'results', ...(options.quick ? ['scratch'] : []));
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `bench-${String(results.startedAt).replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  log(`results written to ${file}`);
+}
+
+function commit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'views', 'bench'], {
+      cwd: PROJECT_ROOT,
+      encoding: 'utf8',
+    });
+    return dirty.trim() === '' ? head : `${head} (with uncommitted changes)`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function machine(): Json {
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGb: round(totalmem() / 1024 ** 3, 1),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    loadAverageAtStart: loadavg().map((l) => round(l, 2)),
+  };
+}
+
+async function runTarget(target: Target, options: BenchOptions): Promise<Json> {
+  log(`target ${target.name}`);
+  const [sandboxPort, appPort, baselinePort] = [await freePort(), await freePort(), await freePort()];
+  const appUrl = `http://127.0.0.1:${appPort}`;
+  const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  // igconnect as against the real Instagram ("live" mode), pointed at the sandbox in its own process.
+  const appEnv: Record<string, string> = {
+    NODE_ENV: 'development',
+    PORT: String(appPort),
+    PUBLIC_URL: appUrl,
+    DATABASE_URL: target.databaseUrl,
+    SESSION_SECRET: randomBytes(36).toString('base64url'),
+    TOKEN_ENCRYPTION_KEYS: `b1:${randomBytes(32).toString('base64')}`,
+    INSTAGRAM_APP_ID: APP_ID,
+    INSTAGRAM_APP_SECRET: APP_SECRET,
+    INSTAGRAM_AUTHORIZE_URL: `${sandboxUrl}/oauth/authorize`,
+    INSTAGRAM_TOKEN_URL: `${sandboxUrl}/oauth/access_token`,
+    INSTAGRAM_GRAPH_URL: `${sandboxUrl}/graph`,
+    INSTAGRAM_API_VERSION: API_VERSION,
+    LOG_LEVEL: 'info',
+    KEEPER_IN_WEB: 'false',
+    // Every bench flow comes from 127.0.0.1, which per-address limits would refuse by design: keep the
+    // limiter counting (its cost stays in the figures) with a limit the run never reaches.
+    RATE_LIMIT_START: '1000000',
+    RATE_LIMIT_CALLBACK: '1000000',
+    ...options.appEnv,
+  };
+  const config = loadConfig(appEnv);
+  const db = createDb(config.database);
+  await migrateToLatest(db);
+  if (target.name === 'postgres') await emptyDatabase(db);
+  const cipher = new TokenCipher(config.encryptionKeys);
+
+  const sandbox = await ChildServer.start('sandbox', join(DIST, 'bench/servers/sandbox-server.js'), {
+    env: {
+      SANDBOX_PORT: String(sandboxPort),
+      SANDBOX_CLIENT_ID: APP_ID,
+      SANDBOX_CLIENT_SECRET: APP_SECRET,
+      SANDBOX_REDIRECT_URI: config.instagram.redirectUri,
+      SANDBOX_ACCOUNTS: String(SANDBOX_ACCOUNTS),
+    },
+  });
+  const app = await startApp(appEnv, target.dir);
+  const baseline = await ChildServer.start('baseline', join(DIST, 'bench/servers/baseline-server.js'), {
+    env: {
+      BASELINE_PORT: String(baselinePort),
+      BASELINE_DATABASE_URL:
+        target.name === 'sqlite' ? `sqlite:${join(target.dir, 'baseline.db')}` : target.databaseUrl,
+      BASELINE_SESSION_SECRET: randomBytes(36).toString('base64url'),
+    },
+  });
+  const accounts = await sandbox.call<string[]>('accounts');
+
+  // A person with three Instagram accounts, connected through the real flow in one browser.
+  const person = new Browser();
+  for (const account of accounts.slice(0, 3)) await connectFlow(person, appUrl, account);
+  const rig: Rig = {
+    target,
+    options,
+    appEnv,
+    config,
+    db,
+    cipher,
+    sandbox,
+    app,
+    baseline,
+    cookie: person.cookieHeader(),
+    accounts,
+  };
+  const out: Json = {};
+  try {
+    if (options.sections.has('status')) out.statusPage = await statusPage(rig);
+    if (options.sections.has('flow')) out.connectFlow = await flows(rig);
+    if (options.sections.has('scale') || options.sections.has('keeper')) {
+      out.scale = await scale(rig);
+    }
+    if (options.sections.has('keeper')) out.keeper = await keeper(rig);
+    if (options.sections.has('profile')) out.profiles = await profiles(rig);
+    out.appPeakRssMb = rig.app.memory().peakRssMb;
+    out.sandboxPeakRssMb = rig.sandbox.memory().peakRssMb;
+  } finally {
+    await Promise.all([rig.app.stop(), rig.sandbox.stop(), rig.baseline.stop()]);
+    await db.destroy();
+  }
+  return out;
+}
+
+function startApp(appEnv: Record<string, string>, cwd: string): Promise<ChildServer> {
+  return ChildServer.start('igconnect', join(DIST, 'bench/servers/app-server.js'), { env: appEnv, cwd });
+}
+
+async function emptyDatabase(db: Kysely<Database>): Promise<void> {
+  for (const table of ['sessions', 'oauth_transactions', 'deletion_requests', 'connections', 'users'] as const) {
+    await db.deleteFrom(table).execute();
+  }
+}
+
+async function statusLoad(rig: Rig, seconds: number) {
+  return runLoad({
+    url: `${rig.app.url}/account`,
+    headers: { cookie: rig.cookie },
+    connections: rig.options.connections,
+    durationSeconds: seconds,
+  });
+}
+
+async function statusReps(rig: Rig): Promise<LoadSummary & { cpuMsPerRequest: number }> {
+  await statusLoad(rig, rig.options.warmupSeconds);
+  const runs = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < rig.options.repetitions; i++) {
+    const cpu0 = rig.app.cpuMs();
+    const run = await statusLoad(rig, rig.options.durationSeconds);
+    cpu.push((rig.app.cpuMs() - cpu0) / run.requests);
+    runs.push(run);
+  }
+  return { ...summarise(runs), cpuMsPerRequest: round(median(cpu), 3) };
+}
+
+// --- 1. status page vs baseline -------------------------------------------------------------------
+
+async function statusPage(rig: Rig): Promise<Json> {
+  log('status page vs baseline');
+  const page = await new Browser().get(`${rig.app.url}/account`, { cookie: rig.cookie });
+  const connections = (page.body.match(/data-next-action=/g) ?? []).length;
+  if (page.status !== 200 || connections !== 3)
+    throw new Error(`status page: ${page.status}, ${connections} connections`);
+  const bytes = Buffer.byteLength(page.body);
+
+  const visitor = new Browser();
+  await visitor.get(`${rig.baseline.url}/sign-in`);
+  const baselineBytes = await rig.baseline.call<number>('pageBytes', { bytes });
+  const baselineCookie = visitor.cookieHeader();
+  const check = await visitor.get(`${rig.baseline.url}/page`);
+  if (check.status !== 200 || Buffer.byteLength(check.body) !== bytes) {
+    throw new Error(`baseline page: ${check.status}, ${Buffer.byteLength(check.body)} bytes, wanted ${bytes}`);
+  }
+  const baselineLoad = (seconds: number) =>
+    runLoad({
+      url: `${rig.baseline.url}/page`,
+      headers: { cookie: baselineCookie },
+      connections: rig.options.connections,
+      durationSeconds: seconds,
+    });
+
+  // Warm both, then alternate so that a change in machine load hits both sides alike.
+  await baselineLoad(rig.options.warmupSeconds);
+  await statusLoad(rig, rig.options.warmupSeconds);
+  const base = [];
+  const ours = [];
+  // CPU time per request of each server: steadier than throughput when other work shares the machine.
+  const baseCpu: number[] = [];
+  const ourCpu: number[] = [];
+  for (let i = 0; i < rig.options.repetitions; i++) {
+    let cpu0 = rig.baseline.cpuMs();
+    const b = await baselineLoad(rig.options.durationSeconds);
+    baseCpu.push((rig.baseline.cpuMs() - cpu0) / b.requests);
+    base.push(b);
+    cpu0 = rig.app.cpuMs();
+    const o = await statusLoad(rig, rig.options.durationSeconds);
+    ourCpu.push((rig.app.cpuMs() - cpu0) / o.requests);
+    ours.push(o);
+  }
+  const baseline = { ...summarise(base), cpuMsPerRequest: round(median(baseCpu), 3) };
+  const igconnect = { ...summarise(ours), cpuMsPerRequest: round(median(ourCpu), 3) };
+  const throughputRatio = ratio(igconnect.rps, baseline.rps);
+  log(
+    `status: igconnect ${igconnect.rps} rps (${igconnect.cpuMsPerRequest} ms CPU/req), baseline ${baseline.rps} rps (${baseline.cpuMsPerRequest} ms CPU/req), ratio ${throughputRatio}`,
+  );
+  return {
+    pageBytes: bytes,
+    baselinePageBytes: baselineBytes,
+    connectionsOnPage: connections,
+    igconnect,
+    baseline,
+    throughputRatio,
+    p99Ratio: ratio(igconnect.p99, baseline.p99),
+    cpuPerRequestRatio: ratio(igconnect.cpuMsPerRequest, baseline.cpuMsPerRequest),
+    target: '>= 0.8',
+    met: throughputRatio >= 0.8,
+  };
+}
+
+// --- 2. the whole connect flow ---------------------------------------------------------------------
+
+async function flows(rig: Rig): Promise<Json> {
+  log('connect flow');
+  const { options, accounts } = rig;
+  const appFlow = (i: number) => connectFlow(new Browser(), rig.app.url, accounts[i % accounts.length] ?? '');
+  const sandboxFlow = (i: number) =>
+    sandboxOnlyFlow(
+      new Browser(),
+      {
+        url: rig.sandbox.url,
+        clientId: APP_ID,
+        clientSecret: APP_SECRET,
+        redirectUri: rig.config.instagram.redirectUri,
+        apiVersion: API_VERSION,
+      },
+      accounts[i % accounts.length] ?? '',
+    );
+  const loop = { concurrency: options.flowConcurrency, maxCount: options.maxFlowsPerRun };
+
+  const measure = async (task: (i: number) => Promise<void>) => {
+    await runLoop(task, { ...loop, seconds: options.warmupSeconds });
+    const runs: (LoopRun & { cpuMsPerFlow: Json })[] = [];
+    for (let i = 0; i < options.repetitions; i++) {
+      const before = { app: rig.app.cpuMs(), sandbox: rig.sandbox.cpuMs(), client: clientCpuMs() };
+      const run = await runLoop(task, { ...loop, seconds: options.durationSeconds });
+      const per = (now: number, then: number) => round((now - then) / Math.max(1, run.count), 3);
+      runs.push({
+        ...run,
+        cpuMsPerFlow: {
+          igconnect: per(rig.app.cpuMs(), before.app),
+          sandbox: per(rig.sandbox.cpuMs(), before.sandbox),
+          loadGenerator: per(clientCpuMs(), before.client),
+        },
+      });
+    }
+    const cpu = (key: string) => round(median(runs.map((r) => Number(r.cpuMsPerFlow[key]))), 3);
+    return {
+      flowsPerSecond: round(median(runs.map((r) => r.perSecond))),
+      p50Ms: round(median(runs.map((r) => r.p50)), 2),
+      p99Ms: round(median(runs.map((r) => r.p99)), 2),
+      failures: runs.reduce((sum, r) => sum + r.failures, 0),
+      cpuMsPerFlow: { igconnect: cpu('igconnect'), sandbox: cpu('sandbox'), loadGenerator: cpu('loadGenerator') },
+      runs,
+    };
+  };
+
+  const full = await measure(appFlow);
+  log(`flow: ${full.flowsPerSecond} flows/s, p99 ${full.p99Ms} ms, cpu/flow ${JSON.stringify(full.cpuMsPerFlow)}`);
+  const sandboxAlone = await measure(sandboxFlow);
+  log(`sandbox alone: ${sandboxAlone.flowsPerSecond} flows/s, p99 ${sandboxAlone.p99Ms} ms`);
+  const cpu = full.cpuMsPerFlow;
+  const total = cpu.igconnect + cpu.sandbox + cpu.loadGenerator;
+  return {
+    concurrency: options.flowConcurrency,
+    steps:
+      'GET /auth/instagram -> GET sandbox consent -> POST consent -> GET callback (code exchange, long-lived exchange, /me, store) -> GET /account',
+    full,
+    sandboxAlone,
+    cpuShareOfFlow: {
+      igconnect: round((100 * cpu.igconnect) / total),
+      sandbox: round((100 * cpu.sandbox) / total),
+      loadGenerator: round((100 * cpu.loadGenerator) / total),
+    },
+    /** What two cores would give if igconnect alone used them (sandbox and client elsewhere). */
+    igconnectCpuBoundFlowsPerSecondOnTwoCores: round(2000 / cpu.igconnect),
+    target: '>= 200 flows/s',
+    met: full.flowsPerSecond >= 200,
+  };
+}
+
+function clientCpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
+// --- 4. scale: 1,000 vs 100,000 stored connections ----------------------------------------------------
+
+async function scale(rig: Rig): Promise<Json> {
+  const { options, db, cipher, config } = rig;
+  const now = Date.now();
+  const existing = await countConnections(db);
+  log(`scale: seeding to ${options.smallScale} connections`);
+  await seedConnections(db, cipher, config.lifecycle, {
+    count: options.smallScale - existing,
+    due: [],
+    dueIssuedAt: 0,
+    now,
+    perUser: 3,
+  });
+  const small = await statusReps(rig);
+  log(
+    `scale ${options.smallScale}: ${small.rps} rps, p50 ${small.p50} ms, p99 ${small.p99} ms, ${small.cpuMsPerRequest} ms CPU/req`,
+  );
+
+  log(`scale: seeding to ${options.totalConnections} connections (${options.dueConnections} due)`);
+  const dueIssuedAt = now - 51 * DAY;
+  const tokens = await rig.sandbox.call<string[]>('mint', { count: options.dueConnections, issuedAt: dueIssuedAt });
+  const seeded = await seedConnections(db, cipher, config.lifecycle, {
+    count: options.totalConnections - options.smallScale,
+    due: tokens,
+    dueIssuedAt,
+    now,
+    perUser: 3,
+  });
+  const total = await countConnections(db);
+  const due = await countDue(db, Date.now());
+  log(`seeded ${total} connections (${due} due) in ${round(seeded.ms / 1000, 2)} s`);
+  const large = await statusReps(rig);
+  log(
+    `scale ${total}: ${large.rps} rps, p50 ${large.p50} ms, p99 ${large.p99} ms, ${large.cpuMsPerRequest} ms CPU/req`,
+  );
+  return {
+    queryPlans: rig.target.name === 'sqlite' ? await queryPlans(db) : 'EXPLAIN is shown for SQLite only',
+    small: { connections: options.smallScale, status: small },
+    large: { connections: total, due, seedSeconds: round(seeded.ms / 1000, 2), status: large },
+    p50Ratio: ratio(large.p50, small.p50),
+    p99Ratio: ratio(large.p99, small.p99),
+    rpsRatio: ratio(large.rps, small.rps),
+    cpuPerRequestRatio: ratio(large.cpuMsPerRequest, small.cpuMsPerRequest),
+  };
+}
+
+/** SQLite's plan for each query of a status page and of a sweep's claim: all should name an index. */
+async function queryPlans(db: Kysely<Database>): Promise<Record<string, string[]>> {
+  const now = Date.now();
+  const queries = {
+    sessionBySid: db.selectFrom('sessions').select(['sess', 'expires_at']).where('sid', '=', 'x').compile(),
+    userExists: db.selectFrom('users').select('id').where('id', '=', 'x').compile(),
+    connectionsOfUser: db
+      .selectFrom('connections')
+      .selectAll()
+      .where('user_id', '=', 'x')
+      .orderBy('connected_at')
+      .compile(),
+    keeperClaimCandidates: db
+      .selectFrom('connections')
+      .select('id')
+      .where('next_action_at', '<=', now)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
+      .orderBy('next_action_at')
+      .limit(100)
+      .compile(),
+  };
+  const plans: Record<string, string[]> = {};
+  for (const [name, query] of Object.entries(queries)) {
+    const result = await db.executeQuery<{ detail: string }>(
+      CompiledQuery.raw(`EXPLAIN QUERY PLAN ${query.sql}`, [...query.parameters]),
+    );
+    plans[name] = result.rows.map((row) => row.detail);
+  }
+  return plans;
+}
+
+// --- 3. keeper sweep -----------------------------------------------------------------------------
+
+async function keeper(rig: Rig): Promise<Json> {
+  const { options, db, config } = rig;
+  type Sweep = { claimed: number; byOutcome: Record<string, number>; ms: number };
+
+  // Sweeps alone run in a keeper process of its own (as `npm run worker`), so its memory is the keeper's.
+  const worker = await ChildServer.start('keeper', join(DIST, 'bench/servers/keeper-server.js'), {
+    env: rig.appEnv,
+    cwd: rig.target.dir,
+  });
+  const sweeps: Json[] = [];
+  try {
+    for (const concurrency of options.keeperConcurrencies) {
+      await reseedDue(rig);
+      const idleRss = worker.memory().rssMb;
+      worker.resetPeakMemory();
+      const sampler = sampleRss(worker.pid);
+      const cpu0 = worker.cpuMs();
+      const sandboxCpu0 = rig.sandbox.cpuMs();
+      const summary = await worker.call<Sweep>('sweep', { concurrency });
+      const samples = sampler.stop();
+      const ok = summary.byOutcome.ok ?? 0;
+      const result = {
+        process: 'keeper alone (npm run worker)',
+        concurrency,
+        claimed: summary.claimed,
+        byOutcome: summary.byOutcome,
+        seconds: round(summary.ms / 1000, 2),
+        tokensPerSecond: round(ok / (summary.ms / 1000)),
+        keeperCpuMsPerToken: round((worker.cpuMs() - cpu0) / Math.max(1, ok), 3),
+        sandboxCpuMsPerToken: round((rig.sandbox.cpuMs() - sandboxCpu0) / Math.max(1, ok), 3),
+        rssBeforeMb: idleRss,
+        peakRssMb: Math.max(worker.memory().peakRssMb, ...samples),
+        afterSweep: await worker.call<Json>('memoryUsage'),
+      };
+      log(`sweep c=${concurrency} (worker): ${result.tokensPerSecond} tokens/s, peak ${result.peakRssMb} MB`);
+      sweeps.push(result);
+    }
+  } finally {
+    await worker.stop();
+  }
+
+  // Then the default deployment (keeper inside the web process) under a paced status-page load: the
+  // latency a person sees while a sweep runs, against the same paced load with no sweep.
+  const ceiling = await statusLoad(rig, options.durationSeconds);
+  const rate = Math.max(20, Math.round(ceiling.rps * options.pacedFraction));
+  const paced = { url: `${rig.app.url}/account`, headers: { cookie: rig.cookie }, connections: 8, overallRate: rate };
+  const idleRuns = [];
+  for (let i = 0; i < options.repetitions; i++) {
+    idleRuns.push(await runLoad({ ...paced, durationSeconds: options.durationSeconds }));
+  }
+  const idle = summarise(idleRuns);
+  await reseedDue(rig);
+  const webRssBefore = rig.app.memory().rssMb;
+  rig.app.resetPeakMemory();
+  const sampler = sampleRss(rig.app.pid);
+  const cpu0 = rig.app.cpuMs();
+  const during = await runLoadDuring({ ...paced, maxSeconds: 120 }, () =>
+    rig.app.call<Sweep>('sweep', { concurrency: options.keeperConcurrency }),
+  );
+  const samples = sampler.stop();
+  const ok = during.value.byOutcome.ok ?? 0;
+  const inWeb = {
+    process: 'igconnect web process with the keeper inside (KEEPER_IN_WEB=true, the default)',
+    concurrency: options.keeperConcurrency,
+    claimed: during.value.claimed,
+    byOutcome: during.value.byOutcome,
+    seconds: round(during.value.ms / 1000, 2),
+    tokensPerSecond: round(ok / (during.value.ms / 1000)),
+    webCpuMsPerToken: round((rig.app.cpuMs() - cpu0) / Math.max(1, ok), 3),
+    rssBeforeMb: webRssBefore,
+    peakRssMb: Math.max(rig.app.memory().peakRssMb, ...samples),
+    afterSweep: await rig.app.call<Json>('memoryUsage'),
+    statusDuringSweep: during.run,
+  };
+  log(
+    `sweep c=${options.keeperConcurrency} in web under ${rate} req/s: ${inWeb.tokensPerSecond} tokens/s, status p99 ${during.run.p99} ms (idle ${idle.p99} ms), peak ${inWeb.peakRssMb} MB`,
+  );
+  sweeps.push(inWeb);
+
+  const alone = sweeps.find((s) => s.concurrency === options.keeperConcurrency) ?? inWeb;
+  const peak = Math.max(...sweeps.map((s) => Number(s.peakRssMb)));
+  return {
+    connections: await countConnections(db),
+    dueEachSweep: options.dueConnections,
+    pacedStatusLoad: { requestsPerSecond: rate, connections: 8, ceilingRps: ceiling.rps },
+    statusIdle: idle,
+    sweeps,
+    targets: {
+      tokensPerSecond: { target: '>= 1000', value: alone.tokensPerSecond, met: Number(alone.tokensPerSecond) >= 1000 },
+      peakRssMb: { target: '< 250', value: peak, met: peak < 250 },
+      statusP99DuringSweepVsIdle: {
+        target: '<= 2',
+        value: ratio(during.run.p99, idle.p99),
+        met: during.run.p99 <= 2 * idle.p99,
+      },
+    },
+    settings: { batchSize: config.lifecycle.batchSize, leaseMs: config.lifecycle.leaseMs },
+  };
+}
+
+/** Replaces the rows the last sweep refreshed with as many freshly due ones (the total stays the same). */
+async function reseedDue(rig: Rig): Promise<void> {
+  const { db, options } = rig;
+  if ((await countDue(db, Date.now())) >= options.dueConnections) return;
+  const refreshed = await db.deleteFrom('connections').where('last_refreshed_at', 'is not', null).executeTakeFirst();
+  const now = Date.now();
+  const dueIssuedAt = now - 51 * DAY;
+  const tokens = await rig.sandbox.call<string[]>('mint', { count: options.dueConnections, issuedAt: dueIssuedAt });
+  await seedConnections(db, rig.cipher, rig.config.lifecycle, {
+    count: Math.max(options.dueConnections, Number(refreshed.numDeletedRows)),
+    due: tokens,
+    dueIssuedAt,
+    now,
+    perUser: 3,
+  });
+}
+
+function sampleRss(pid: number): { stop(): number[] } {
+  const samples: number[] = [];
+  const timer = setInterval(() => samples.push(processMemory(pid).rssMb), 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return samples;
+    },
+  };
+}
+
+// --- profiles ----------------------------------------------------------------------------------
+
+/** CPU profiles of igconnect (inspector, sampling every 200 µs) under a status-page load and under flows. */
+async function profiles(rig: Rig): Promise<Json> {
+  const out: Record<string, ProfileSummary> = {};
+  const dir = join(PROJECT_ROOT, 'bench', 'results', 'profiles');
+  mkdirSync(dir, { recursive: true });
+  for (const kind of ['statusPage', 'connectFlow'] as const) {
+    log(`profile: ${kind}`);
+    const file = join(dir, `${rig.target.name}-${kind}.cpuprofile`);
+    await rig.app.call('profileStart');
+    if (kind === 'statusPage') {
+      await statusLoad(rig, rig.options.profileSeconds);
+    } else {
+      await runLoop((i) => connectFlow(new Browser(), rig.app.url, rig.accounts[i % rig.accounts.length] ?? ''), {
+        concurrency: rig.options.flowConcurrency,
+        seconds: rig.options.profileSeconds,
+        maxCount: rig.options.maxFlowsPerRun,
+      });
+    }
+    await rig.app.call('profileStop', { file });
+    out[kind] = summariseProfile(file);
+  }
+  return out;
+}
+
+// --- 4b. start-up and idle memory of the real entry point --------------------------------------------
+
+async function startup(options: BenchOptions): Promise<Json> {
+  log('startup');
+  const dir = mkdtempSync(join(tmpdir(), 'igconnect-bench-startup-'));
+  try {
+    const runs: { ms: number; idleRssMb: number }[] = [];
+    const dbFile = join(dir, 'igconnect.db');
+    for (let i = 0; i <= options.startupRuns; i++) runs.push(await startOnce(dir, dbFile, options));
+    const [first, ...warm] = runs;
+    return {
+      command: 'node dist/src/main/web.js (KEEPER_IN_WEB=false), until GET /healthz answers 200',
+      firstStartWithMigrationsMs: first?.ms,
+      medianStartMs: round(median(warm.map((r) => r.ms))),
+      medianIdleRssMb: round(median(warm.map((r) => r.idleRssMb))),
+      runs,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function startOnce(
+  dir: string,
+  dbFile: string,
+  options: BenchOptions,
+): Promise<{ ms: number; idleRssMb: number }> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [join(DIST, 'src/main/web.js')], {
+    cwd: dir,
+    stdio: 'ignore',
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'development',
+      PORT: String(port),
+      DATABASE_URL: `sqlite:${dbFile}`,
+      SESSION_SECRET: randomBytes(36).toString('base64url'),
+      TOKEN_ENCRYPTION_KEYS: `b1:${randomBytes(32).toString('base64')}`,
+      KEEPER_IN_WEB: 'false',
+      ...options.appEnv,
+    },
+  });
+  try {
+    const deadline = started + 30_000;
+    for (;;) {
+      if (performance.now() > deadline) throw new Error('web.js did not answer /healthz within 30 s');
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+        if (response.status === 200) break;
+      } catch {
+        // Not listening yet.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const ms = round(performance.now() - started);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const idleRssMb = processMemory(child.pid ?? 0).rssMb;
+    return { ms, idleRssMb };
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);

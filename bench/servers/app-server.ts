@@ -1,0 +1,76 @@
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { Session } from 'node:inspector/promises';
+import { loadConfig } from '../../src/config/config';
+import { createApp } from '../../src/http/create-app';
+import { Keeper } from '../../src/lifecycle/keeper';
+import { createContainer } from '../../src/main/container';
+import { announceReady, serveRequests } from '../support/ipc-server';
+
+/**
+ * igconnect as src/main/web.ts builds it (container, createApp, one HTTP server), plus a request
+ * channel so the bench can run a keeper sweep inside this very process and time it. One difference,
+ * on purpose: Express's `view cache` is switched on, as NODE_ENV=production does. The bench runs over
+ * loopback http, which the production configuration refuses, so it runs as development and would
+ * otherwise recompile every EJS template on every request, which no deployment does.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const container = await createContainer(config);
+  const app = createApp(container);
+  app.enable('view cache');
+
+  // CPU profiles of the running server only (start-up and module loading left out), written as .cpuprofile.
+  const inspector = new Session();
+  inspector.connect();
+
+  serveRequests({
+    /** V8's view, beside the RSS the bench reads from /proc: tells a heap that grows from one that is merely lazy. */
+    memoryUsage: () => {
+      const usage = process.memoryUsage();
+      return { heapUsedMb: Math.round(usage.heapUsed / 1048576), heapTotalMb: Math.round(usage.heapTotal / 1048576) };
+    },
+    profileStart: async () => {
+      await inspector.post('Profiler.enable');
+      await inspector.post('Profiler.setSamplingInterval', { interval: 200 });
+      await inspector.post('Profiler.start');
+    },
+    profileStop: async (message) => {
+      const { profile } = await inspector.post('Profiler.stop');
+      writeFileSync(String(message.file), JSON.stringify(profile));
+      return message.file;
+    },
+    /** One keeper sweep in this process, as KEEPER_IN_WEB runs it, with the concurrency the bench asks for. */
+    sweep: async (message) => {
+      const { db, lifecycle, clock, logger } = container;
+      const settings = {
+        ...config.lifecycle,
+        concurrency: Number(message.concurrency ?? config.lifecycle.concurrency),
+      };
+      const keeper = new Keeper({ db, lifecycle, clock, logger, settings });
+      const started = performance.now();
+      const summary = await keeper.sweep();
+      return { ...summary, ms: performance.now() - started };
+    },
+  });
+
+  const server = createServer(app);
+  server.keepAliveTimeout = 30_000;
+  server.listen(config.port, '127.0.0.1', () => announceReady(config.publicUrl));
+  process.on('SIGTERM', () => {
+    server.close(() => {
+      container.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+    server.closeIdleConnections();
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `app-server failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

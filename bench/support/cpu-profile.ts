@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { sep } from 'node:path';
+import { round } from './child-process';
+
+/** The parts of a V8 .cpuprofile that a self-time summary needs. */
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileEntry {
+  name: string;
+  percent: number;
+}
+
+export interface ProfileSummary {
+  file: string;
+  totalMs: number;
+  topModules: ProfileEntry[];
+  topFunctions: ProfileEntry[];
+}
+
+/** Where a function lives, coarsely: an npm package, an igconnect source file, or node's internals. */
+function moduleOf(url: string, functionName: string): string {
+  if (url === '')
+    return functionName === '(garbage collector)' ? '(gc)' : functionName.startsWith('(') ? functionName : '(native)';
+  // fetch() is undici inside node; name it, it is the app's HTTP client.
+  if (url.includes('deps/undici')) return 'undici (fetch)';
+  if (url.startsWith('node:')) return url.split('/').slice(0, 2).join('/');
+  const path = url.replace(/^file:\/\//, '');
+  const nm = path.lastIndexOf(`node_modules${sep}`);
+  if (nm !== -1) {
+    const parts = path.slice(nm + 'node_modules/'.length).split(sep);
+    return parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1] ?? ''}` : (parts[0] ?? path);
+  }
+  const dist = path.lastIndexOf(`${sep}dist${sep}`);
+  return dist !== -1 ? path.slice(dist + 6) : path;
+}
+
+/** Self time per module and per function, as a share of the busy samples (idle excluded). */
+export function summariseProfile(file: string, top = 12): ProfileSummary {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const selfByModule = new Map<string, number>();
+  const selfByFunction = new Map<string, number>();
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    const frame = byId.get(id);
+    const dt = profile.timeDeltas[i] ?? 0;
+    // `dispatch` with no script is the inspector serialising the profile when it stops: not the app's work.
+    if (!frame || frame.functionName === '(idle)' || (frame.functionName === 'dispatch' && frame.url === '')) return;
+    busy += dt;
+    const module = moduleOf(frame.url, frame.functionName);
+    selfByModule.set(module, (selfByModule.get(module) ?? 0) + dt);
+    const fn = `${frame.functionName || '(anonymous)'} ${module}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
+    selfByFunction.set(fn, (selfByFunction.get(fn) ?? 0) + dt);
+  });
+  const rank = (map: Map<string, number>) =>
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, us]) => ({ name, percent: round((100 * us) / busy) }));
+  return { file, totalMs: round(busy / 1000), topModules: rank(selfByModule), topFunctions: rank(selfByFunction) };
+}
