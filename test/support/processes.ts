@@ -53,12 +53,8 @@ export interface RunningProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `node <entry>` with exactly `env` (plus PATH) and waits until `readyPath` answers 200. */
-export async function startProcess(
-  entry: string,
-  env: Record<string, string>,
-  options: { port: number; readyPath: string },
-): Promise<RunningProcess> {
+/** Spawns `node <entry>` with exactly `env` (plus PATH), collecting its output; stop() and kill() wait for the exit. */
+function spawnNode(entry: string, env: Record<string, string>, url: string, port: number): RunningProcess {
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build (npm test does it)`);
   const child = spawn(process.execPath, [entry], {
     cwd: ROOT,
@@ -69,10 +65,9 @@ export async function startProcess(
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${options.port}`;
   const running: RunningProcess = {
     url,
-    port: options.port,
+    port,
     child,
     output: () => output,
     alive: () => child.exitCode === null && child.signalCode === null,
@@ -89,15 +84,26 @@ export async function startProcess(
       await exited;
     },
   };
+  return running;
+}
+
+/** Starts `node <entry>` with exactly `env` (plus PATH) and waits until `readyPath` answers 200. */
+export async function startProcess(
+  entry: string,
+  env: Record<string, string>,
+  options: { port: number; readyPath: string },
+): Promise<RunningProcess> {
+  const url = `http://127.0.0.1:${options.port}`;
+  const running = spawnNode(entry, env, url, options.port);
   try {
     await waitFor(async () => {
-      if (!running.alive()) throw new Error(`process exited early:\n${output}`);
+      if (!running.alive()) throw new Error(`process exited early:\n${running.output()}`);
       const response = await fetch(`${url}${options.readyPath}`);
       return response.status === 200 ? true : undefined;
     }, `${entry} on port ${options.port}`);
   } catch (error) {
     await running.kill();
-    throw new Error(`${entry} did not become ready: ${(error as Error).message}\n${output}`);
+    throw new Error(`${entry} did not become ready: ${(error as Error).message}\n${running.output()}`);
   }
   return running;
 }
@@ -238,38 +244,10 @@ export const WORKER_ENTRY = join(ROOT, 'dist/src/main/worker.js');
 
 /** A keeper process (`npm run worker`); ready once it logs that its keeper started. */
 export async function startWorkerProcess(env: Record<string, string>): Promise<RunningProcess> {
-  if (!existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} is missing: run npm run build (npm test does it)`);
-  const child = spawn(process.execPath, [WORKER_ENTRY], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const running: RunningProcess = {
-    url: '',
-    port: 0,
-    child,
-    output: () => output,
-    alive: () => child.exitCode === null && child.signalCode === null,
-    stop: async () => {
-      if (!running.alive()) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-    kill: async () => {
-      if (!running.alive()) return;
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
+  const running = spawnNode(WORKER_ENTRY, { NODE_ENV: 'test', LOG_LEVEL: 'info', ...env }, '', 0);
   await waitFor(async () => {
-    if (!running.alive()) throw new Error(`worker exited early:\n${output}`);
-    return output.includes('keeper started') ? true : undefined;
+    if (!running.alive()) throw new Error(`worker exited early:\n${running.output()}`);
+    return running.output().includes('keeper started') ? true : undefined;
   }, 'the worker to start its keeper');
   return running;
 }
