@@ -95,24 +95,6 @@ export class KyselySessionStore extends session.Store {
       );
   }
 
-  /** Removes every session of the given user (used when a user's data is deleted). */
-  async destroyAllOfUser(userId: string): Promise<void> {
-    // Sessions are opaque JSON; passport keeps the user id under passport.user.
-    const rows = await this.db.selectFrom('sessions').select(['sid', 'sess']).execute();
-    const sids = rows.filter(
-      (r) => (JSON.parse(r.sess) as SessionData & { passport?: { user?: string } }).passport?.user === userId,
-    );
-    if (sids.length > 0)
-      await this.db
-        .deleteFrom('sessions')
-        .where(
-          'sid',
-          'in',
-          sids.map((r) => r.sid),
-        )
-        .execute();
-  }
-
   private expiryOf(data: SessionData): number {
     // From the injected clock, not cookie.expires (express-session computes that from Date.now()): the
     // idle timeout must be measured by the same clock that `get` compares it with.
