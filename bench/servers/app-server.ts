@@ -3,9 +3,9 @@ import { createServer } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import { loadConfig } from '../../src/config/config';
 import { createApp } from '../../src/http/create-app';
-import { Keeper } from '../../src/lifecycle/keeper';
 import { createContainer } from '../../src/main/container';
 import { announceReady, serveRequests } from '../support/ipc-server';
+import { timedSweep } from '../support/timed-sweep';
 
 /**
  * igconnect as src/main/web.ts builds it (container, createApp, one HTTP server), plus a request
@@ -41,17 +41,7 @@ async function main(): Promise<void> {
       return message.file;
     },
     /** One keeper sweep in this process, as KEEPER_IN_WEB runs it, with the concurrency the bench asks for. */
-    sweep: async (message) => {
-      const { db, lifecycle, clock, logger } = container;
-      const settings = {
-        ...config.lifecycle,
-        concurrency: Number(message.concurrency ?? config.lifecycle.concurrency),
-      };
-      const keeper = new Keeper({ db, lifecycle, clock, logger, settings });
-      const started = performance.now();
-      const summary = await keeper.sweep();
-      return { ...summary, ms: performance.now() - started };
-    },
+    sweep: (message) => timedSweep(container, message.concurrency),
   });
 
   const server = createServer(app);

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../src/config/config';
-import { Keeper } from '../../src/lifecycle/keeper';
 import { createContainer } from '../../src/main/container';
 import { announceReady, serveRequests } from '../support/ipc-server';
+import { timedSweep } from '../support/timed-sweep';
 
 /**
  * The keeper in a process of its own, as `npm run worker` runs it (src/main/worker.ts), minus the timer:
@@ -16,17 +16,7 @@ async function main(): Promise<void> {
       const usage = process.memoryUsage();
       return { heapUsedMb: Math.round(usage.heapUsed / 1048576), heapTotalMb: Math.round(usage.heapTotal / 1048576) };
     },
-    sweep: async (message) => {
-      const { db, lifecycle, clock, logger } = container;
-      const settings = {
-        ...config.lifecycle,
-        concurrency: Number(message.concurrency ?? config.lifecycle.concurrency),
-      };
-      const keeper = new Keeper({ db, lifecycle, clock, logger, settings });
-      const started = performance.now();
-      const summary = await keeper.sweep();
-      return { ...summary, ms: performance.now() - started };
-    },
+    sweep: (message) => timedSweep(container, message.concurrency),
   });
   process.on('SIGTERM', () => {
     container.close().then(
