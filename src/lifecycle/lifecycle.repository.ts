@@ -18,22 +18,37 @@ export async function claimDue(
   options: { owner: string; now: number; leaseMs: number; limit: number },
 ): Promise<ConnectionRow[]> {
   const { owner, now, leaseMs, limit } = options;
-  return db
-    .updateTable('connections')
-    .set({ lease_owner: owner, lease_until: now + leaseMs })
-    .where('id', 'in', (eb) =>
-      eb
-        .selectFrom('connections')
-        .select('id')
-        .where('next_action_at', '<=', now)
-        .where(leaseFree(now))
-        .orderBy('next_action_at')
-        .limit(limit),
-    )
-    .where('next_action_at', '<=', now)
-    .where(leaseFree(now))
-    .returningAll()
-    .execute();
+  // On PostgreSQL a claim that raced another one waits for its row locks, re-checks them, and can come
+  // back empty although other due rows are free (its subquery picked the rows the winner took). Empty
+  // must mean "nothing is due", so an empty claim is retried while free due rows remain.
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const rows = await db
+      .updateTable('connections')
+      .set({ lease_owner: owner, lease_until: now + leaseMs })
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('connections')
+          .select('id')
+          .where('next_action_at', '<=', now)
+          .where(leaseFree(now))
+          .orderBy('next_action_at')
+          .limit(limit),
+      )
+      .where('next_action_at', '<=', now)
+      .where(leaseFree(now))
+      .returningAll()
+      .execute();
+    if (rows.length > 0) return rows;
+    const waiting = await db
+      .selectFrom('connections')
+      .select('id')
+      .where('next_action_at', '<=', now)
+      .where(leaseFree(now))
+      .limit(1)
+      .executeTakeFirst();
+    if (!waiting) return [];
+  }
+  return [];
 }
 
 export async function claimOne(
