@@ -1,4 +1,4 @@
-import { countRowsOnOldKeys, describeKeyUsage, keyUsage, rotateTokenKeys } from '../connections/key-rotation.service';
+import { countRowsOnOldKeys, describeKeyUsage, keyUsage, rotateTokenKeys } from '../connections/key-rotation';
 import type { CliCommand } from './cli-command';
 import { createProgress } from './progress';
 
@@ -18,9 +18,9 @@ export const keysRotateCommand: CliCommand = {
       err.write('--batch-size must be a whole number from 1 to 10000\n');
       return 2;
     }
-    const { db, cipher } = container;
-    const total = await countRowsOnOldKeys(db, cipher);
-    out.write(`${total} token${total === 1 ? '' : 's'} to move onto key ${cipher.currentKeyId}\n`);
+    const { db, vault, connections } = container;
+    const total = await countRowsOnOldKeys({ db, vault });
+    out.write(`${total} token${total === 1 ? '' : 's'} to move onto key ${vault.currentKeyId}\n`);
     const progress = createProgress({ total, label: 'keys rotate', stream: err });
     const controller = new AbortController();
     const stop = () => controller.abort();
@@ -29,7 +29,7 @@ export const keysRotateCommand: CliCommand = {
     let result;
     try {
       result = await rotateTokenKeys(
-        { db, cipher },
+        { db, vault, connections },
         { batchSize, signal: controller.signal, onBatch: (n) => progress.tick(n) },
       );
     } finally {
@@ -39,7 +39,7 @@ export const keysRotateCommand: CliCommand = {
     if (!result.interrupted) progress.done();
 
     out.write(`rotated ${result.rotated}; changed by the app meanwhile ${result.changedMeanwhile}\n`);
-    const usage = await keyUsage(db, cipher);
+    const usage = await keyUsage({ db, vault });
     const remaining = usage.filter((u) => !u.current).reduce((sum, u) => sum + u.rows, 0);
     out.write(`rows per key id:\n${describeKeyUsage(usage).join('\n')}\n`);
     out.write(`${remaining} row${remaining === 1 ? '' : 's'} remain on old keys\n`);

@@ -19,14 +19,12 @@ function runNowCommand(kind: 'refresh' | 'validate'): CliCommand {
         err.write(`usage: npm run cli -- ${this.usage}\n`);
         return 2;
       }
-      let query = container.db.selectFrom('connections').select(['id', 'username']).where('status', '=', 'active');
-      if (target !== '--all') {
-        const username = target.startsWith('@') ? target.slice(1) : target;
-        query = query.where((eb) =>
-          eb.or([eb('id', '=', target), eb('ig_user_id', '=', target), eb('username', '=', username)]),
-        );
-      }
-      const targets = await query.orderBy('connected_at').execute();
+      const username = target.startsWith('@') ? target.slice(1) : target;
+      const targets = (await container.connections.listAll()).filter(
+        (c) =>
+          c.status === 'active' &&
+          (target === '--all' || c.id === target || c.accountId === target || c.profile.username === username),
+      );
       if (targets.length === 0) {
         err.write(`no active connection matches "${target}"\n`);
         return 1;
@@ -44,7 +42,7 @@ function runNowCommand(kind: 'refresh' | 'validate'): CliCommand {
             outcome = error.code.toLowerCase();
           }
           summary[outcome] = (summary[outcome] ?? 0) + 1;
-          if (targets.length === 1) out.write(`@${next.username}: ${outcome}\n`);
+          if (targets.length === 1) out.write(`@${next.profile.username}: ${outcome}\n`);
           progress.tick();
         }
       };

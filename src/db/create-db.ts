@@ -4,7 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect } from 'kysely';
 import { Pool, types as pgTypes } from 'pg';
 import type { DatabaseConfig } from '../config/config';
-import type { Database } from './database';
+import type { Database } from './schema';
 
 /** PostgreSQL's type id of int8 (bigint), the type of every epoch-millisecond column and of count(*). */
 const INT8_OID = 20;

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import { pingDatabase } from '../db/migrate';
-import type { Database } from '../db/database';
+import type { Database } from '../db/schema';
 
 /** /healthz: the process answers. /readyz: the database answers too (else 503, so a balancer drains us). */
 export function createHealthRouter(db: Kysely<Database>): Router {

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Kysely } from 'kysely';
-import type { Database } from '../db/database';
+import type { Database } from '../db/schema';
 import type { Clock } from '../shared/clock';
 import { AppError } from '../shared/errors';
 

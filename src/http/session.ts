@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import session from 'express-session';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/config';
-import type { Database } from '../db/database';
+import type { Database } from '../db/schema';
 import { type Clock, DAY } from '../shared/clock';
 import { KyselySessionStore } from './session-store';
 

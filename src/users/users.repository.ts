@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../db/database';
+import type { Database } from '../db/schema';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
