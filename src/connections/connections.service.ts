@@ -37,7 +37,7 @@ export interface Schedule {
 /** What pages and callers see of a connection: never the token, only its fingerprint. Times in epoch ms. */
 export interface Connection extends ScheduleInput {
   userId: string;
-  /** The account's id at the provider (the Instagram professional account id), exact. */
+  /** The account's id at the provider, exact (for both Meta providers, the professional account id). */
   accountId: string;
   /** The person who authorized, as the provider identifies them to this app. */
   subjectId: string;

@@ -47,7 +47,7 @@ export function createSessionMiddleware(config: Config, db: Kysely<Database>, cl
     proxy: config.trustProxy !== false,
     cookie: {
       httpOnly: true,
-      // Lax, not Strict: the callback is a cross-site top-level navigation from instagram.com.
+      // Lax, not Strict: the callback is a cross-site top-level navigation from the provider.
       sameSite: 'lax',
       secure,
       path: '/',
