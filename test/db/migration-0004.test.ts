@@ -102,7 +102,7 @@ describe('migration 0004 (generic accounts) on a database of the previous releas
     const cipher = new TokenCipher(parseEncryptionKeys(fixture.encryptionKeys).keys);
     for (const old of fixture.connections) {
       const row = rows.find((r) => r.id === old.id);
-      expect(row).toBeDefined();
+      if (!row) throw new Error(`connection ${old.id} was not carried over`);
       expect(row.account_id).toBe(old.ig_user_id);
       expect(row.subject_id).toBe(old.app_scoped_id);
       expect(JSON.parse(row.profile)).toEqual({
