@@ -50,6 +50,26 @@ export interface RateLimitConfig {
   webhooks: number;
 }
 
+/** The deployer's API (src/api). */
+export interface ApiConfig {
+  /** Requests per minute and API key; 0 turns the limit off. */
+  rateLimitPerMinute: number;
+  /** How long a connect link works. */
+  connectSessionTtlMs: number;
+  /** Origins besides PUBLIC_URL's that a connect link may send the browser back to. */
+  returnUrlOrigins: string[];
+}
+
+/** Signed events to the deployer's backend (src/events); undefined when not configured. */
+export interface EventsConfig {
+  url: string;
+  /** The Standard Webhooks secret, decoded from `whsec_<base64>`. */
+  secret: Buffer;
+  retryBaseMs: number;
+  /** Retries stop this long after the event was written. */
+  retryForMs: number;
+}
+
 export interface Config {
   env: 'development' | 'test' | 'production';
   port: number;
@@ -66,6 +86,8 @@ export interface Config {
   httpTimeoutMs: number;
   lifecycle: LifecycleConfig;
   rateLimits: RateLimitConfig;
+  api: ApiConfig;
+  events: EventsConfig | undefined;
 }
 
 export class ConfigError extends Error {
@@ -150,6 +172,8 @@ export function inspectConfig(env: Env): { config: Config | undefined; problems:
   );
   const lifecycle = readLifecycle(reader);
   const rateLimits = readRateLimits(reader);
+  const api = readApi(reader, production);
+  const events = readEvents(reader, production);
 
   if (reader.problems.length > 0) return { config: undefined, problems: reader.problems };
   return {
@@ -166,6 +190,8 @@ export function inspectConfig(env: Env): { config: Config | undefined; problems:
       httpTimeoutMs: httpTimeoutMs as number,
       lifecycle,
       rateLimits,
+      api,
+      events,
     },
     problems: [],
   };
@@ -225,6 +251,74 @@ function readRateLimits(reader: EnvReader): RateLimitConfig {
     authCallback: limit('RATE_LIMIT_CALLBACK', '30'),
     webhooks: limit('RATE_LIMIT_WEBHOOKS', '120'),
   };
+}
+
+function readApi(reader: EnvReader, production: boolean): ApiConfig {
+  const perMinute = reader.read(
+    'API_RATE_LIMIT_PER_MINUTE',
+    wholeNumber(
+      'API_RATE_LIMIT_PER_MINUTE must be a whole number (requests per minute and key; 0 turns it off)',
+      0,
+      10_000_000,
+    ),
+    '60000',
+  );
+  const ttl = reader.read(
+    'CONNECT_SESSION_TTL_SECONDS',
+    wholeNumber(rangeMessage('CONNECT_SESSION_TTL_SECONDS', 60, 7 * 86_400), 60, 7 * 86_400),
+    '1800',
+  );
+  const origins: string[] = [];
+  for (const entry of (reader.raw('RETURN_URL_ORIGINS') ?? '').split(',').map((o) => o.trim())) {
+    if (entry === '') continue;
+    const url = parseHttpUrl(entry);
+    if (!url || url.origin !== entry) {
+      reader.problem(
+        `RETURN_URL_ORIGINS: "${entry}" must be an origin such as https://app.example.com (no path or slash)`,
+      );
+    } else if (production && url.protocol !== 'https:') {
+      reader.problem(`RETURN_URL_ORIGINS: "${entry}" must use https in production`);
+    } else {
+      origins.push(url.origin);
+    }
+  }
+  return {
+    rateLimitPerMinute: perMinute ?? 60_000,
+    connectSessionTtlMs: (ttl ?? 1800) * 1000,
+    returnUrlOrigins: origins,
+  };
+}
+
+function readEvents(reader: EnvReader, production: boolean): EventsConfig | undefined {
+  const url = reader.read('EVENTS_WEBHOOK_URL', httpUrl('EVENTS_WEBHOOK_URL must be an absolute http(s) URL'));
+  const secretText = reader.raw('EVENTS_WEBHOOK_SECRET');
+  const retryBase = reader.read(
+    'EVENTS_RETRY_BASE_SECONDS',
+    wholeNumber(rangeMessage('EVENTS_RETRY_BASE_SECONDS', 1, 86_400), 1, 86_400),
+    '30',
+  );
+  if (url === undefined && secretText === undefined) return undefined;
+  if (url === undefined) {
+    reader.problem('EVENTS_WEBHOOK_SECRET is set but EVENTS_WEBHOOK_URL is missing');
+    return undefined;
+  }
+  if (production && !url.startsWith('https:')) reader.problem('EVENTS_WEBHOOK_URL must use https in production');
+  const secret = parseWebhookSecret(secretText);
+  if (!secret) {
+    reader.problem(
+      'EVENTS_WEBHOOK_SECRET must be a Standard Webhooks secret: whsec_ followed by base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32))',
+    );
+    return undefined;
+  }
+  return { url, secret, retryBaseMs: (retryBase ?? 30) * 1000, retryForMs: 3 * 86_400_000 };
+}
+
+/** `whsec_<base64>`, the Standard Webhooks secret format; the signing key is the decoded bytes. */
+export function parseWebhookSecret(value: string | undefined): Buffer | undefined {
+  const match = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(value ?? '');
+  if (!match?.[1]) return undefined;
+  const secret = Buffer.from(match[1], 'base64');
+  return secret.length >= 24 && secret.length <= 64 ? secret : undefined;
 }
 
 /** `id:base64key[,id:base64key…]`; each key exactly 32 bytes (AES-256). The first one encrypts. */

@@ -1,5 +1,5 @@
 import type { ExpressionBuilder, Insertable, Kysely, Transaction, Updateable } from 'kysely';
-import type { ConnectionRow, ConnectionsTable, Database } from '../db/schema';
+import type { ConnectionRow, ConnectionStatus, ConnectionsTable, Database } from '../db/schema';
 
 /**
  * Row access only; the db handle (or a transaction) is always the first argument. Writes are called by
@@ -28,6 +28,48 @@ export function listOfUser(db: Db, userId: string): Promise<ConnectionRow[]> {
   return db.selectFrom('connections').selectAll().where('user_id', '=', userId).orderBy('connected_at').execute();
 }
 
+export function findByIds(db: Db, ids: string[]): Promise<ConnectionRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db.selectFrom('connections').selectAll().where('id', 'in', ids).execute();
+}
+
+/** Connections in id order after `after`, optionally of one end user or status (the API's list). */
+export function listPage(
+  db: Db,
+  filter: { endUserId?: string; status?: ConnectionStatus; limit: number; after?: string },
+): Promise<ConnectionRow[]> {
+  return db
+    .selectFrom('connections')
+    .selectAll()
+    .$if(filter.endUserId !== undefined, (q) => q.where('end_user_id', '=', filter.endUserId as string))
+    .$if(filter.status !== undefined, (q) => q.where('status', '=', filter.status as ConnectionStatus))
+    .$if(filter.after !== undefined, (q) => q.where('id', '>', filter.after as string))
+    .orderBy('id')
+    .limit(filter.limit)
+    .execute();
+}
+
+/** Marks an active connection `needs_reconnect`; false when it was not active (or is gone). */
+export async function markNeedsReconnect(
+  db: Db,
+  id: string,
+  change: { reason: string; detail: string | null; now: number },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('connections')
+    .set({
+      status: 'needs_reconnect',
+      status_reason: change.reason,
+      last_error: change.detail,
+      updated_at: change.now,
+      next_action_at: null,
+    })
+    .where('id', '=', id)
+    .where('status', '=', 'active')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
 export function listAll(db: Db): Promise<ConnectionRow[]> {
   return db.selectFrom('connections').selectAll().orderBy('connected_at').orderBy('id').execute();
 }
@@ -41,15 +83,6 @@ export async function updateRow(db: Db, id: string, patch: Updateable<Connection
 }
 
 /** Deletes one connection (and so its token) if it belongs to the user; returns how many rows went. */
-export async function deleteOfUser(db: Db, id: string, userId: string): Promise<number> {
-  const result = await db
-    .deleteFrom('connections')
-    .where('id', '=', id)
-    .where('user_id', '=', userId)
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
-}
-
 /**
  * Connections of one provider whose account id or subject id is `identity` (which of the two a
  * provider's callback names is the provider's business; both are exact strings). With `issuedBefore`,

@@ -6,7 +6,7 @@ import type { AccountProfile, AuthorizedAccount, IssuedToken } from '../provider
 import type { Clock } from '../shared/clock';
 import { AppError } from '../shared/errors';
 import type { SealedToken } from '../shared/token-cipher';
-import { insertUser } from '../users/users.repository';
+import { deleteUser, findEndUser, insertUser } from '../users/users.repository';
 import * as repo from './connections.repository';
 import type { SealedRow } from './connections.repository';
 import type { TokenVault } from './token-vault';
@@ -37,6 +37,8 @@ export interface Schedule {
 /** What pages and callers see of a connection: never the token, only its fingerprint. Times in epoch ms. */
 export interface Connection extends ScheduleInput {
   userId: string;
+  /** The deployer's id of the owner, for connections made through a connect link; else null. */
+  endUserId: string | null;
   /** The account's id at the provider, exact (for both Meta providers, the professional account id). */
   accountId: string;
   /** The person who authorized, as the provider identifies them to this app. */
@@ -68,10 +70,45 @@ export interface ClaimedConnection {
 
 export interface ConnectInput {
   /** The signed-in user, if any: the accounts are attached to them. Otherwise a new user is made. */
-  userId: string | undefined;
+  userId?: string | undefined;
+  /** Or one of the deployer's users (a connect link): their user is found or made; nobody signs in. */
+  endUserId?: string;
   provider: string;
   accounts: AuthorizedAccount[];
   requestedScopes: string[];
+  /**
+   * Runs inside the connect's transaction once the rows are written (e.g. to use up a connect link);
+   * throwing rolls the whole connect back.
+   */
+  inTransaction?: (trx: repo.Db, connections: Connection[]) => Promise<void>;
+}
+
+/** Why a connection was deleted, as events report it. */
+export type DeletionReason = 'user' | 'api' | 'deauthorize' | 'data_deletion';
+
+export type ConnectionEventType =
+  | 'connection.created'
+  | 'connection.updated'
+  | 'connection.refreshed'
+  | 'connection.needs_reconnect'
+  | 'connection.deleted';
+
+/**
+ * Where changes are reported (src/events, handed in by main): called inside the transaction of the
+ * change, so a change and its event commit together or not at all.
+ */
+export interface ConnectionEvents {
+  /** False when nothing is recorded: the writer then skips the reads an event would need. */
+  readonly enabled: boolean;
+  record(trx: repo.Db, event: { type: ConnectionEventType; connection: Connection; reason?: string }): Promise<void>;
+}
+
+const NO_EVENTS: ConnectionEvents = { enabled: false, record: async () => undefined };
+
+export interface ConnectionPage {
+  connections: Connection[];
+  /** Pass back to get the next page; null on the last one. */
+  next: string | null;
 }
 
 /**
@@ -105,6 +142,7 @@ export class ConnectionsService {
     private readonly vault: TokenVault,
     private readonly clock: Clock,
     private readonly schedule: Schedule,
+    private readonly events: ConnectionEvents = NO_EVENTS,
   ) {}
 
   toConnection(row: ConnectionRow): Connection {
@@ -113,6 +151,7 @@ export class ConnectionsService {
     const connection: Omit<Connection, 'nextAction'> = {
       id: row.id,
       userId: row.user_id,
+      endUserId: row.end_user_id,
       provider: row.provider,
       accountId: row.account_id,
       subjectId: row.subject_id,
@@ -171,12 +210,13 @@ export class ConnectionsService {
   private async connectOnce(input: ConnectInput): Promise<{ userId: string; connections: Connection[] }> {
     const now = this.clock.now();
     return this.db.transaction().execute(async (trx) => {
-      let userId = input.userId;
+      const endUserId = input.endUserId ?? null;
+      let userId = input.userId ?? (endUserId === null ? undefined : await findEndUser(trx, endUserId));
       if (!userId) {
         userId = randomUUID();
-        await insertUser(trx, userId, now);
+        await insertUser(trx, userId, now, endUserId);
       }
-      const ids: string[] = [];
+      const written: { id: string; created: boolean }[] = [];
       for (const account of input.accounts) {
         const owner = { userId, provider: input.provider, accountId: account.accountId };
         const existing = await repo.findOwned(trx, owner);
@@ -219,49 +259,116 @@ export class ConnectionsService {
             next_action_at,
             id,
             user_id: userId,
+            end_user_id: endUserId,
             provider: input.provider,
             account_id: account.accountId,
             connected_at: now,
           });
         }
-        ids.push(id);
+        written.push({ id, created: !existing });
       }
       const connections: Connection[] = [];
-      for (const id of ids) {
+      for (const { id, created } of written) {
         const row = await repo.findById(trx, id);
         if (!row) throw new Error('connection vanished inside its own transaction');
-        connections.push(this.toConnection(row));
+        const connection = this.toConnection(row);
+        connections.push(connection);
+        await this.events.record(trx, { type: created ? 'connection.created' : 'connection.updated', connection });
       }
+      await input.inTransaction?.(trx, connections);
       return { userId, connections };
     });
   }
 
   /** The person disconnects one of their connections: the row and its token are deleted. */
   async disconnect(userId: string, connectionId: string): Promise<void> {
-    const deleted = await repo.deleteOfUser(this.db, connectionId, userId);
-    if (deleted === 0) throw new AppError('NOT_FOUND', 'no such connection for this user');
+    const deleted = await this.db
+      .transaction()
+      .execute((trx) => this.deleteRows(trx, [connectionId], 'user', (row) => row.user_id === userId));
+    if (deleted.length === 0) throw new AppError('NOT_FOUND', 'no such connection for this user');
+  }
+
+  /** The deployer deletes a connection through the API: what Disconnect does. */
+  async deleteById(connectionId: string): Promise<boolean> {
+    const deleted = await this.db.transaction().execute((trx) => this.deleteRows(trx, [connectionId], 'api'));
+    return deleted.length > 0;
   }
 
   /**
    * The provider told us a person removed the app or asked for their data to be deleted: every connection
-   * of that provider whose account or subject id matches goes, in the caller's transaction when given.
-   * With `issuedBefore`, only tokens issued before it (a replayed callback never removes a connection
-   * made again afterwards). Returns the ids removed and their users.
+   * of that provider whose account or subject id matches goes, in the caller's transaction. With
+   * `issuedBefore`, only tokens issued before it (a replayed callback never removes a connection made
+   * again afterwards). With `removeUsersLeftEmpty`, users who own nothing afterwards go too.
    */
   async deleteByIdentity(
     trx: repo.Db,
     match: { provider: string; identity: string; issuedBefore?: number },
-  ): Promise<{ deleted: number; userIds: string[] }> {
-    const rows = await repo.findByIdentity(trx, match.provider, match.identity, match.issuedBefore);
+    reason: 'deauthorize' | 'data_deletion',
+    options: { removeUsersLeftEmpty?: boolean } = {},
+  ): Promise<number> {
+    const ids = (await repo.findByIdentity(trx, match.provider, match.identity, match.issuedBefore)).map((r) => r.id);
+    const deleted = await this.deleteRows(trx, ids, reason);
+    if (options.removeUsersLeftEmpty) {
+      // A user is only the owner of connections: with none left, nothing of them should remain.
+      for (const userId of new Set(deleted.map((row) => row.user_id))) {
+        if (!(await repo.userHasConnections(trx, userId))) await deleteUser(trx, userId);
+      }
+    }
+    return deleted.length;
+  }
+
+  /** Deletes rows (those `keep` accepts), reporting each with its state just before it went. */
+  private async deleteRows(
+    trx: repo.Db,
+    ids: string[],
+    reason: DeletionReason,
+    keep: (row: ConnectionRow) => boolean = () => true,
+  ): Promise<ConnectionRow[]> {
+    const rows = (await repo.findByIds(trx, ids)).filter(keep);
     await repo.deleteByIds(
       trx,
       rows.map((r) => r.id),
     );
-    return { deleted: rows.length, userIds: [...new Set(rows.map((r) => r.user_id))] };
+    for (const row of rows) {
+      await this.events.record(trx, { type: 'connection.deleted', connection: this.toConnection(row), reason });
+    }
+    return rows;
   }
 
-  hasConnections(trx: repo.Db, userId: string): Promise<boolean> {
-    return repo.userHasConnections(trx, userId);
+  /** A page of connections for the API, oldest first; `after` is the previous page's `next`. */
+  async page(filter: {
+    endUserId?: string;
+    status?: ConnectionStatus;
+    limit: number;
+    after?: string;
+  }): Promise<ConnectionPage> {
+    const rows = await repo.listPage(this.db, { ...filter, limit: filter.limit + 1 });
+    const more = rows.length > filter.limit;
+    const connections = rows.slice(0, filter.limit).map((row) => this.toConnection(row));
+    const last = connections[connections.length - 1];
+    return { connections, next: more && last ? last.id : null };
+  }
+
+  /**
+   * A provider refused the token outside the keeper (an API call through the proxy, say): the connection
+   * needs reconnecting, at once. Returns whether it changed (it may already be marked, or gone).
+   */
+  async markNeedsReconnect(connectionId: string, reason: string, detail: string | null): Promise<boolean> {
+    const now = this.clock.now();
+    return this.db.transaction().execute(async (trx) => {
+      const changed = await repo.markNeedsReconnect(trx, connectionId, { reason, detail, now });
+      if (changed && this.events.enabled) {
+        const row = await repo.findById(trx, connectionId);
+        if (row) {
+          await this.events.record(trx, {
+            type: 'connection.needs_reconnect',
+            connection: this.toConnection(row),
+            reason,
+          });
+        }
+      }
+      return changed;
+    });
   }
 
   // --- The keeper's side: claims, tokens, results -----------------------------------------------------
@@ -333,7 +440,17 @@ export class ConnectionsService {
     }
     if (update.lastError !== undefined) patch.last_error = update.lastError;
     patch.next_action_at = this.nextActionAt(after);
-    return repo.finishLeased(this.db, connection.id, owner, patch);
+    const type = eventOf(connection, update);
+    if (!type || !this.events.enabled) return repo.finishLeased(this.db, connection.id, owner, patch);
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await repo.finishLeased(trx, connection.id, owner, patch))) return false;
+      const row = await repo.findById(trx, connection.id);
+      if (row) {
+        const reason = type === 'connection.needs_reconnect' ? (update.status?.reason ?? undefined) : undefined;
+        await this.events.record(trx, { type, connection: this.toConnection(row), reason });
+      }
+      return true;
+    });
   }
 
   // --- Key rotation ------------------------------------------------------------------------------------
@@ -361,6 +478,16 @@ export class ConnectionsService {
     const next = this.schedule.plan(input);
     return next.kind === 'none' ? null : next.at;
   }
+}
+
+/** What a keeper's result means to the deployer's backend, if anything it should hear about. */
+function eventOf(before: Connection, update: LifecycleUpdate): ConnectionEventType | undefined {
+  if (update.status?.status === 'needs_reconnect' && before.status !== 'needs_reconnect') {
+    return 'connection.needs_reconnect';
+  }
+  if (update.token) return 'connection.refreshed';
+  if (update.profile && JSON.stringify(update.profile) !== JSON.stringify(before.profile)) return 'connection.updated';
+  return undefined;
 }
 
 function expiryOf(token: IssuedToken, now: number): number | null {

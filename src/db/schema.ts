@@ -13,12 +13,20 @@ export interface Database {
   oauth_transactions: OAuthTransactionsTable;
   deletion_requests: DeletionRequestsTable;
   rate_limits: RateLimitsTable;
+  api_keys: ApiKeysTable;
+  connect_sessions: ConnectSessionsTable;
+  token_reads: TokenReadsTable;
+  events: EventsTable;
 }
 
-/** The people who connected accounts from the home page; a user is created by their first connection. */
+/**
+ * Whoever owns connections: a person who connected from the home page (created by their first
+ * connection, `end_user_id` null), or one of the deployer's users, known by the deployer's opaque id.
+ */
 export interface UsersTable {
   id: string;
   created_at: number;
+  end_user_id: string | null;
 }
 
 export type ConnectionStatus = 'active' | 'needs_reconnect';
@@ -30,6 +38,8 @@ export type ConnectionStatus = 'active' | 'needs_reconnect';
 export interface ConnectionsTable {
   id: string;
   user_id: string;
+  /** The deployer's id of the owner (copied from the user, never changes); null for home-page users. */
+  end_user_id: string | null;
   provider: string;
   /** The account's id at the provider (for both Meta providers, the Instagram professional account id). */
   account_id: string;
@@ -104,4 +114,55 @@ export interface RateLimitsTable {
   count: number;
   /** When the window ends (epoch ms); the row is useless after this. */
   expires_at: number;
+}
+
+/** Keys for the deployer's API: only a SHA-256 of each key is kept. */
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  key_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+/** A connect link for one of the deployer's users: only a SHA-256 of the link's secret is kept. */
+export interface ConnectSessionsTable {
+  id: string;
+  secret_hash: string;
+  api_key_id: string;
+  end_user_id: string;
+  provider: string;
+  return_url: string | null;
+  created_at: number;
+  expires_at: number;
+  /** Set by the connect that used the link; a used link is gone. */
+  completed_at: number | null;
+}
+
+/** Who read which connection's token, when (never the token). */
+export interface TokenReadsTable {
+  id: string;
+  api_key_id: string;
+  connection_id: string;
+  read_at: number;
+  /** 1 when the read renewed the token first. */
+  renewed: number;
+}
+
+/** The outbox of signed events, written in the transaction of the change each reports. */
+export interface EventsTable {
+  id: string;
+  connection_id: string;
+  seq: number;
+  type: string;
+  /** The JSON body delivered, exactly. */
+  payload: string;
+  created_at: number;
+  attempts: Generated<number>;
+  next_attempt_at: number | null;
+  delivered_at: number | null;
+  failed_at: number | null;
+  last_error: string | null;
+  lease_owner: string | null;
+  lease_until: number | null;
 }

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Kysely } from 'kysely';
 import { pinoHttp } from 'pino-http';
+import { apiErrorHandler, apiNotFound } from '../api/api-errors';
+import { createApiRouter } from '../api/api.routes';
 import { createAuthRouter } from '../auth/auth.routes';
 import { createPassport } from '../auth/passport';
 import type { Config } from '../config/config';
@@ -80,6 +82,22 @@ export function createApp(deps: AppDeps): Express {
   app.use('/public', express.static(join(PROJECT_ROOT, 'public'), { index: false, maxAge: '1h' }));
   app.use(createHealthRouter(db));
   if (deps.sandbox) app.use(deps.sandbox.basePath, deps.sandbox.router);
+
+  // The deployer's API: before sessions and CSRF, so no cookie ever authenticates it; JSON only.
+  const perMinute = createRateLimiter({ db, clock, windowMs: 60_000 });
+  app.use(
+    '/api/v1',
+    createApiRouter({
+      db,
+      clock,
+      logger,
+      publicUrl: config.publicUrl,
+      settings: config.api,
+      connections: deps.connections,
+      rateLimit: (limit, clientOf) => perMinute('api', limit, 'page', (_req, res) => clientOf(res)),
+    }),
+  );
+  app.use('/api', apiNotFound, apiErrorHandler(logger));
 
   // Before sessions, so a refused request creates nothing. Webhook routes must be mounted after this.
   const rateLimit = createRateLimiter({ db, clock, windowMs: config.rateLimits.windowMs });

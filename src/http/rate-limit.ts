@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema';
 import type { Clock } from '../shared/clock';
@@ -41,11 +41,19 @@ export function createRateLimiter(deps: RateLimiterDeps) {
     return { count: Number(row.count), resetAt };
   }
 
-  /** A middleware allowing `limit` requests per window for each client in `group`; 0 allows all. */
-  return function rateLimit(group: string, limit: number, answer: RateLimitAnswer): RequestHandler {
+  /**
+   * A middleware allowing `limit` requests per window for each client in `group`; 0 allows all. A client
+   * is its address unless `clientOf` names it otherwise (the API counts per key).
+   */
+  return function rateLimit(
+    group: string,
+    limit: number,
+    answer: RateLimitAnswer,
+    clientOf: (req: Request, res: Response) => string = (req) => req.ip ?? 'unknown',
+  ): RequestHandler {
     if (limit === 0) return (_req, _res, next) => next();
     return async (req, res, next) => {
-      const { count, resetAt } = await hit(group, req.ip ?? 'unknown');
+      const { count, resetAt } = await hit(group, clientOf(req, res));
       if (count <= limit) return next();
       const retryAfter = Math.max(1, Math.ceil((resetAt - deps.clock.now()) / 1000));
       res.set('Retry-After', String(retryAfter));

@@ -1,8 +1,10 @@
 import type { DestinationStream } from 'pino';
 import { type Config, SANDBOX_BASE_PATH } from '../config/config';
+import { connectionResource } from '../api/connection-resource';
 import { ConnectionsService } from '../connections/connections.service';
 import { TokenVault } from '../connections/token-vault';
 import { createDb, openForMigrations } from '../db/create-db';
+import { EventOutbox } from '../events/outbox';
 import { migrateToLatest, pingDatabase } from '../db/migrate';
 import type { AppDeps } from '../http/create-app';
 import { Keeper } from '../lifecycle/keeper';
@@ -54,7 +56,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
   const cipher = new TokenCipher(config.encryptionKeys);
   const vault = new TokenVault(cipher);
   const http = createHttpClient({ timeoutMs: config.httpTimeoutMs, logger });
-  const connections = new ConnectionsService(db, vault, clock, createSchedule(providers, config.lifecycle));
+  const outbox = new EventOutbox({ clock, present: connectionResource, enabled: config.events !== undefined });
+  const connections = new ConnectionsService(db, vault, clock, createSchedule(providers, config.lifecycle), outbox);
   const lifecycle = new LifecycleService({ connections, providers, http, clock, logger, settings: config.lifecycle });
 
   const sandbox =

@@ -30,15 +30,12 @@ export class WebhooksService {
    * again afterwards.
    */
   async deauthorize(provider: string, identity: string, issuedAt: number): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
-      // issued_at has whole seconds: the whole second it names counts as "before".
-      const { deleted } = await this.connections.deleteByIdentity(trx, {
-        provider,
-        identity,
-        issuedBefore: issuedAt + 1000,
-      });
-      return deleted;
-    });
+    // issued_at has whole seconds: the whole second it names counts as "before".
+    return this.db
+      .transaction()
+      .execute((trx) =>
+        this.connections.deleteByIdentity(trx, { provider, identity, issuedBefore: issuedAt + 1000 }, 'deauthorize'),
+      );
   }
 
   /** Deletes all data of the person and records the request for its status page. */
@@ -49,13 +46,9 @@ export class WebhooksService {
     const now = this.clock.now();
     const code = randomBytes(18).toString('base64url');
     await this.db.transaction().execute(async (trx) => {
-      const { deleted, userIds } = await this.connections.deleteByIdentity(trx, { provider, identity });
-      // A user is only the owner of connections: with none left, nothing of them should remain.
-      for (const userId of userIds) {
-        if (!(await this.connections.hasConnections(trx, userId))) {
-          await trx.deleteFrom('users').where('id', '=', userId).execute();
-        }
-      }
+      const deleted = await this.connections.deleteByIdentity(trx, { provider, identity }, 'data_deletion', {
+        removeUsersLeftEmpty: true,
+      });
       await trx
         .insertInto('deletion_requests')
         .values({

@@ -8,6 +8,7 @@ function connection(overrides: Partial<Connection>): Connection {
   return {
     id: 'c1',
     userId: 'u1',
+    endUserId: null,
     provider: 'instagram',
     subjectId: '26173461234567891',
     accountId: '17841405793187219',

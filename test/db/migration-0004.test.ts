@@ -5,6 +5,7 @@ import { type Kysely, type MigrationProvider, Migrator } from 'kysely';
 import { parseEncryptionKeys } from '../../src/config/config';
 import { parseDatabaseUrl } from '../../src/config/database-config';
 import { createDb } from '../../src/db/create-db';
+import { isUniqueViolation } from '../../src/db/database-errors';
 import { migrateToLatest } from '../../src/db/migrate';
 import { migrations } from '../../src/db/migrations/index';
 import { TokenCipher, tokenFingerprint } from '../../src/shared/token-cipher';
@@ -141,7 +142,22 @@ describe('migration 0004 (generic accounts) on a database of the previous releas
     });
     const other = fixture.users.find((u) => u.id !== old.user_id)?.id as string;
     await db.insertInto('connections').values(copy('second-user-copy', other)).execute();
-    await expect(db.insertInto('connections').values(copy('same-user-copy', old.user_id)).execute()).rejects.toThrow();
+    const twice = await db
+      .insertInto('connections')
+      .values(copy('same-user-copy', old.user_id))
+      .execute()
+      .then(
+        () => 'inserted',
+        (error: unknown) => (isUniqueViolation(error) ? 'unique violation' : String(error)),
+      );
+    expect(twice).toBe('unique violation');
+    const owned = await db
+      .selectFrom('connections')
+      .select('id')
+      .where('account_id', '=', old.ig_user_id)
+      .orderBy('id')
+      .execute();
+    expect(owned.map((r) => r.id).sort()).toEqual([old.id, 'second-user-copy'].sort());
   });
 
   it('when the app starts on the migrated database, then it shows the carried-over connections', async () => {
