@@ -14,7 +14,7 @@ import {
 
 /**
  * graph.instagram.com as Instagram Login uses it: the long-lived exchange, the refresh, `/me`, and Graph's
- * error envelope for everything else below `/graph`.
+ * error envelope for everything else below `/graph`. See docs/instagram-platform.md.
  */
 
 const GRAPH_VERSION = /^v\d+\.\d+$/;

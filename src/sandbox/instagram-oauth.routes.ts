@@ -25,7 +25,7 @@ import {
 
 /**
  * Instagram Login's OAuth endpoints: the authorize page of www.instagram.com (validation, consent
- * screen, the person's decision) and api.instagram.com's code exchange.
+ * screen, the person's decision) and api.instagram.com's code exchange. See docs/instagram-platform.md.
  */
 export function mountInstagramOAuthRoutes(router: Router, context: SandboxRouteContext): void {
   router.get('/oauth/authorize', context.endpoint('authorize'), async (req, res) => {
