@@ -5,10 +5,11 @@ export const connectionsListCommand: CliCommand = {
   name: 'connections list',
   summary: 'list every connection with its state, expiry and next planned action',
   usage: 'connections list [--json]',
+  options: { json: { type: 'boolean' } },
   async run({ container, args, out }) {
     const now = container.clock.now();
     const connections = await container.connections.listAll();
-    if (args.includes('--json')) {
+    if (args.values.json === true) {
       out.write(
         `${JSON.stringify(
           connections.map(({ tokenFingerprint: _f, ...c }) => c),

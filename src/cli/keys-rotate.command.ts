@@ -1,5 +1,5 @@
 import { countRowsOnOldKeys, describeKeyUsage, keyUsage, rotateTokenKeys } from '../connections/key-rotation';
-import type { CliCommand } from './cli-command';
+import { type CliCommand, stringFlag } from './cli-command';
 import { createProgress } from './progress';
 
 const DEFAULT_BATCH_SIZE = 100;
@@ -12,8 +12,9 @@ export const keysRotateCommand: CliCommand = {
   name: 'keys rotate',
   summary: 're-encrypt every stored token under the current (first) key of TOKEN_ENCRYPTION_KEYS',
   usage: 'keys rotate [--batch-size N]',
+  options: { 'batch-size': { type: 'string' } },
   async run({ container, args, out, err }) {
-    const batchSize = parseBatchSize(args);
+    const batchSize = parseBatchSize(stringFlag(args, 'batch-size'));
     if (batchSize === undefined) {
       err.write('--batch-size must be a whole number from 1 to 10000\n');
       return 2;
@@ -53,10 +54,8 @@ export const keysRotateCommand: CliCommand = {
   },
 };
 
-function parseBatchSize(args: string[]): number | undefined {
-  const index = args.indexOf('--batch-size');
-  if (index === -1) return DEFAULT_BATCH_SIZE;
-  const value = args[index + 1] ?? '';
+function parseBatchSize(value: string | undefined): number | undefined {
+  if (value === undefined) return DEFAULT_BATCH_SIZE;
   if (!/^\d+$/.test(value)) return undefined;
   const n = Number(value);
   return n >= 1 && n <= 10000 ? n : undefined;

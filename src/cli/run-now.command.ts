@@ -1,5 +1,5 @@
 import { isAppError } from '../shared/errors';
-import type { CliCommand, CliContext } from './cli-command';
+import { type CliCommand, type CliContext, usageLine } from './cli-command';
 import { createProgress } from './progress';
 
 /**
@@ -12,13 +12,17 @@ function runNowCommand(kind: 'refresh' | 'validate'): CliCommand {
     name: kind,
     summary: `${kind} one connection or all active ones now`,
     usage: `${kind} <connection id | @username | instagram id> | --all`,
+    options: { all: { type: 'boolean' } },
+    maxPositionals: 1,
     async run(context: CliContext) {
       const { container, args, out, err } = context;
-      const target = args[0];
-      if (!target) {
-        err.write(`usage: npm run cli -- ${this.usage}\n`);
+      const [named] = args.positionals;
+      // Exactly one of a connection or --all.
+      if (args.values.all === true ? named !== undefined : !named) {
+        err.write(`${usageLine(this)}\n`);
         return 2;
       }
+      const target = named ?? '--all';
       const username = target.startsWith('@') ? target.slice(1) : target;
       const targets = (await container.connections.listAll()).filter(
         (c) =>

@@ -1,15 +1,16 @@
 import { decide } from '../lifecycle/lifecycle-policy';
-import type { CliCommand } from './cli-command';
+import { type CliCommand, stringFlag } from './cli-command';
 import { isoMinute, relativeTo, table } from './format';
 
 export const scheduleCommand: CliCommand = {
   name: 'schedule',
   summary: 'show what the keeper will do next, soonest first',
   usage: 'schedule [--limit N]',
+  options: { limit: { type: 'string' } },
   async run({ container, args, out }) {
     const { db, clock, config } = container;
-    const limitIndex = args.indexOf('--limit');
-    const limit = limitIndex >= 0 ? Number(args[limitIndex + 1]) : 20;
+    const limitText = stringFlag(args, 'limit');
+    const limit = limitText === undefined ? 20 : Number(limitText);
     if (!Number.isInteger(limit) || limit < 1) {
       out.write('--limit takes a whole number\n');
       return 2;
