@@ -8,6 +8,7 @@ import {
   type StandaloneCliCommand,
   usageLine,
 } from './cli-command';
+import { apiKeysCreateCommand, apiKeysListCommand, apiKeysRevokeCommand } from './api-keys.command';
 import { connectionsListCommand } from './connections-list.command';
 import { doctorCommand } from './doctor.command';
 import { keysRotateCommand } from './keys-rotate.command';
@@ -25,6 +26,9 @@ export const COMMANDS: (CliCommand | StandaloneCliCommand)[] = [
   scheduleCommand,
   keysRotateCommand,
   keysStatusCommand,
+  apiKeysCreateCommand,
+  apiKeysListCommand,
+  apiKeysRevokeCommand,
   doctorCommand,
 ];
 
