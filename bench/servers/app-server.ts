@@ -10,9 +10,9 @@ import { timedSweep } from '../support/timed-sweep';
 /**
  * igconnect as src/main/web.ts builds it (container, createApp, one HTTP server), plus a request
  * channel so the bench can run a keeper sweep inside this very process and time it. One difference,
- * on purpose: Express's `view cache` is switched on, as NODE_ENV=production does. The bench runs over
- * loopback http, which the production configuration refuses, so it runs as development and would
- * otherwise recompile every EJS template on every request, which no deployment does.
+ * on purpose: Express's `view cache` is switched on, as NODE_ENV=production does. The loopback mode
+ * runs as development, which would otherwise recompile every EJS template on every request, which no
+ * deployment does; the production-shaped mode has it on by NODE_ENV=production anyway.
  */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
@@ -46,7 +46,8 @@ async function main(): Promise<void> {
 
   const server = createServer(app);
   server.keepAliveTimeout = 30_000;
-  server.listen(config.port, '127.0.0.1', () => announceReady(config.publicUrl));
+  // The address the bench reaches; PUBLIC_URL may be the https origin of a proxy in front of it.
+  server.listen(config.port, '127.0.0.1', () => announceReady(`http://127.0.0.1:${config.port}`));
   process.on('SIGTERM', () => {
     server.close(() => {
       container.close().then(

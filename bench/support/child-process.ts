@@ -18,8 +18,11 @@ export interface ChildOptions {
   cwd?: string;
   /** Extra node flags, e.g. --cpu-prof. */
   execArgv?: string[];
-  /** Where the child's stdout goes; its logs are discarded by default (a deployment writes them somewhere). */
-  stdout?: 'ignore' | 'inherit';
+  /**
+   * Where the child's stdout goes: discarded by default, or a file descriptor (igconnect's logs go to a file,
+   * written by pino as in a deployment, so that the bench can tell they were on and what they cost).
+   */
+  stdout?: 'ignore' | 'inherit' | number;
 }
 
 export class ChildServer {
