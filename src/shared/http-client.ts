@@ -1,3 +1,4 @@
+import { Agent, fetch } from 'undici';
 import type { Logger } from './logger';
 
 /**
@@ -41,7 +42,21 @@ export function describeUrl(url: string): string {
   }
 }
 
-export function createHttpClient(options: { timeoutMs: number; logger: Logger }): HttpClient {
+/**
+ * How much of a server's keep-alive hint (`Keep-Alive: timeout=N`) a connection is kept idle for: the
+ * hint less this margin, so that a call never goes out on a connection the server is closing. undici's
+ * default margin is a whole second, which turns a hint of one second into "close after every call": one
+ * TLS handshake per call to Instagram. Half a second still exceeds any round trip to Meta.
+ */
+export const KEEP_ALIVE_MARGIN_MS = 500;
+
+/** Connections kept per HTTP client (one per process): pooled per origin, reused across calls. */
+export function createConnectionPool(): Agent {
+  return new Agent({ keepAliveTimeoutThreshold: KEEP_ALIVE_MARGIN_MS });
+}
+
+export function createHttpClient(options: { timeoutMs: number; logger: Logger; pool?: Agent }): HttpClient {
+  const dispatcher = options.pool ?? createConnectionPool();
   return async (request) => {
     const target = describeUrl(request.url);
     const started = performance.now();
@@ -66,13 +81,14 @@ export function createHttpClient(options: { timeoutMs: number; logger: Logger })
         body,
         redirect: 'manual',
         signal: controller.signal,
+        dispatcher,
       });
       const text = await response.text();
       options.logger.debug(
         { target, method: request.method, status: response.status, ms: Math.round(performance.now() - started) },
         'outbound request',
       );
-      return { status: response.status, headers: response.headers, text };
+      return { status: response.status, headers: response.headers as unknown as Headers, text };
     } catch (error) {
       const timedOut = error instanceof DOMException && (error.name === 'TimeoutError' || error.name === 'AbortError');
       options.logger.warn(
