@@ -4,7 +4,8 @@
  *
  *   BENCH_QUICK=1               short runs for debugging the bench; results go to bench/results/scratch/
  *   BENCH_DATABASE_URL=postgres://…   also run every section on that (throwaway!) PostgreSQL database
- *   BENCH_ONLY=status,flow,…    sections to run (status, flow, scale, keeper, profile, startup)
+ *   BENCH_ONLY=status,flow,…    sections to run (status, flow, scale, keeper, profile, startup; and heap,
+ *                               which is only run when named: heap snapshots of the web process in a sweep)
  *   BENCH_MODE=loopback,production   modes to run, both by default: loopback (development settings, plain
  *                               http everywhere) and production (NODE_ENV=production behind a TLS proxy,
  *                               Instagram's endpoints over https); see BENCHMARKS.md

@@ -16,6 +16,7 @@ import { Browser, connectFlow, type Network, PROXY_HEADERS, sandboxOnlyFlow } fr
 import { ChildServer, processMemory, round } from './support/child-process';
 import { type ProfileSummary, summariseProfile } from './support/cpu-profile';
 import { freePort } from './support/free-port';
+import { summariseHeapSnapshot } from './support/heap-snapshot';
 import { type LoadSummary, type LoopRun, runLoad, runLoadDuring, runLoop, summarise } from './support/load';
 import { countConnections, countDue, seedConnections } from './support/seed';
 import { median, ratio } from './support/stats';
@@ -244,10 +245,11 @@ async function runTarget(
   try {
     if (options.sections.has('status')) out.statusPage = await statusPage(rig);
     if (options.sections.has('flow')) out.connectFlow = await flows(rig);
-    if (options.sections.has('scale') || options.sections.has('keeper')) {
+    if (options.sections.has('scale') || options.sections.has('keeper') || options.sections.has('heap')) {
       out.scale = await scale(rig);
     }
     if (options.sections.has('keeper')) out.keeper = await keeper(rig);
+    if (options.sections.has('heap')) out.heap = await heap(rig);
     if (options.sections.has('profile')) out.profiles = await profiles(rig);
     out.appPeakRssMb = rig.app.memory().peakRssMb;
     out.sandboxPeakRssMb = rig.sandbox.memory().peakRssMb;
@@ -706,6 +708,92 @@ async function keeper(rig: Rig): Promise<Json> {
   };
 }
 
+/**
+ * What the web process holds while its keeper sweeps (opt-in: BENCH_ONLY=heap). First a sweep under the
+ * keeper section's paced status load, sampling V8's and the process's memory every 250 ms: where the peak
+ * RSS sits (V8 spaces, external, the rest native). Then heap snapshots at idle and 3 s into a second
+ * sweep, summarised by kind of object, and what grew between them.
+ */
+async function heap(rig: Rig): Promise<Json> {
+  const { options } = rig;
+  const dir = join(PROJECT_ROOT, 'bench', 'results', 'profiles');
+  mkdirSync(dir, { recursive: true });
+  const ceiling = await statusLoad(rig, options.durationSeconds);
+  const rate = Math.max(20, Math.round(ceiling.rps * options.pacedFraction));
+  const paced = {
+    url: `${rig.app.url}/account`,
+    headers: { cookie: rig.cookie, ...rig.proxyHeaders },
+    connections: 8,
+    overallRate: rate,
+  };
+  type Usage = Json & { rssMb: number };
+
+  await reseedDue(rig);
+  const idle = await rig.app.call<Usage>('memoryUsage');
+  rig.app.resetPeakMemory();
+  const samples: Usage[] = [];
+  const cpu0 = rig.app.cpuMs();
+  const during = await runLoadDuring({ ...paced, maxSeconds: 120 }, async () => {
+    await rig.app.call('sweepStart', { concurrency: options.keeperConcurrency });
+    let done = false;
+    const result = rig.app.call<{ ms: number; byOutcome: Record<string, number> }>('sweepResult').finally(() => {
+      done = true;
+    });
+    while (!done) {
+      const { rssAnonMb, rssFileMb } = rig.app.memory();
+      samples.push({ ...(await rig.app.call<Usage>('memoryUsage')), rssAnonMb, rssFileMb });
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    return result;
+  });
+  const webCpuMs = rig.app.cpuMs() - cpu0;
+  const peakSample = samples.reduce((a, b) => (b.rssMb > a.rssMb ? b : a), samples[0] ?? idle);
+  const peakRssMb = rig.app.memory().peakRssMb;
+  log(`heap: sweep peak RSS ${peakRssMb} MB; at the highest sample ${JSON.stringify(peakSample)}`);
+
+  await reseedDue(rig);
+  const idleFile = join(dir, `${rig.target.name}-${rig.mode}-idle.heapsnapshot`);
+  const sweepFile = join(dir, `${rig.target.name}-${rig.mode}-sweep.heapsnapshot`);
+  await rig.app.call('heapSnapshot', { file: idleFile });
+  await rig.app.call('sweepStart', { concurrency: options.keeperConcurrency });
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const atSnapshot = await rig.app.call<Usage>('memoryUsage');
+  await rig.app.call('heapSnapshot', { file: sweepFile });
+  await rig.app.call('sweepResult');
+  const idleHeap = summariseHeapSnapshot(idleFile, 200);
+  const sweepHeap = summariseHeapSnapshot(sweepFile, 200);
+  const before = new Map(idleHeap.top.map((e) => [e.name, e]));
+  const grew = sweepHeap.top
+    .map((e) => ({
+      name: e.name,
+      count: e.count - (before.get(e.name)?.count ?? 0),
+      mb: round(e.mb - (before.get(e.name)?.mb ?? 0), 2),
+    }))
+    .sort((a, b) => b.mb - a.mb)
+    .slice(0, 20);
+  log(`heap: live heap ${idleHeap.totalMb} MB idle, ${sweepHeap.totalMb} MB 3 s into a sweep`);
+  return {
+    pacedStatusLoad: { requestsPerSecond: rate, connections: 8 },
+    nodeOptions: rig.appEnv.NODE_OPTIONS ?? '',
+    sweep: {
+      seconds: round(during.value.ms / 1000, 2),
+      byOutcome: during.value.byOutcome,
+      // The paced page load included, as in the keeper section's in-web sweep.
+      webCpuMsPerToken: round(webCpuMs / Math.max(1, during.value.byOutcome.ok ?? 0), 3),
+    },
+    statusDuringSweep: { p50: during.run.p50, p99: during.run.p99, rps: during.run.rps },
+    peakRssMb,
+    idle,
+    atHighestSample: peakSample,
+    samples,
+    snapshots: {
+      idle: { ...idleHeap, top: idleHeap.top.slice(0, 20) },
+      duringSweep: { ...sweepHeap, top: sweepHeap.top.slice(0, 20), memoryUsage: atSnapshot },
+      grewDuringSweep: grew,
+    },
+  };
+}
+
 /** Replaces the rows the last sweep refreshed with as many freshly due ones (the total stays the same). */
 async function reseedDue(rig: Rig): Promise<void> {
   const { db, options } = rig;
@@ -774,7 +862,7 @@ async function profiles(rig: Rig): Promise<Json> {
     }
     await rig.app.call('profileStop', { file });
     const cpuMs = rig.app.cpuMs() - cpu0;
-    const summary = summariseProfile(file, { served });
+    const summary = summariseProfile(file, { served, cpuMs });
     out[kind] = {
       ...summary,
       served,

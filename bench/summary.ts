@@ -112,6 +112,25 @@ for (const name of ['sqlite', 'postgres', 'sqlite-production', 'postgres-product
     out(`Targets: ${JSON.stringify(keeper.targets)}`);
     out();
   }
+  const heap = obj(target.heap);
+  if (heap.samples) {
+    const sweep = obj(heap.sweep);
+    const high = obj(heap.atHighestSample);
+    const snapshots = obj(heap.snapshots);
+    out(`### Heap: web process with the keeper inside (NODE_OPTIONS "${num(heap.nodeOptions)}")`);
+    out(
+      `Sweep of ${JSON.stringify(sweep.byOutcome)} in ${num(sweep.seconds)} s, ${num(sweep.webCpuMsPerToken)} ms CPU per token; peak RSS ${num(heap.peakRssMb)} MB. Highest sample: RSS ${num(high.rssMb)} MB (anonymous ${num(high.rssAnonMb)}, file-backed ${num(high.rssFileMb)}), V8 heap ${num(high.heapTotalMb)} MB of which ${num(high.heapUsedMb)} MB used, spaces ${JSON.stringify(high.spacesMb)}`,
+    );
+    out(
+      `Live heap (snapshot): ${num(obj(snapshots.idle).totalMb)} MB idle, ${num(obj(snapshots.duringSweep).totalMb)} MB 3 s into a sweep. Grew: ${(
+        (snapshots.grewDuringSweep as Json[] | undefined) ?? []
+      )
+        .slice(0, 6)
+        .map((e) => `${num(e.name)} ${num(e.mb)} MB`)
+        .join(', ')}`,
+    );
+    out();
+  }
   const profiles = obj(target.profiles);
   for (const [kind, value] of Object.entries(profiles)) {
     const profile = obj(value);

@@ -12,7 +12,10 @@ interface CpuProfile {
 export interface ProfileEntry {
   name: string;
   percent: number;
-  /** Self time per request or flow served while the profile ran, when that count is given. */
+  /**
+   * CPU milliseconds per request or flow served while the profile ran (the share of the process's CPU time
+   * from /proc): under load, sampled wall time also counts moments the process waited for a core.
+   */
   msPerServed?: number;
 }
 
@@ -69,7 +72,10 @@ function moduleOf(url: string, functionName: string): string {
 }
 
 /** Self time per module and per function, as a share of the busy samples (idle excluded). */
-export function summariseProfile(file: string, options: { top?: number; served?: number } = {}): ProfileSummary {
+export function summariseProfile(
+  file: string,
+  options: { top?: number; served?: number; cpuMs?: number } = {},
+): ProfileSummary {
   const top = options.top ?? 14;
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
@@ -92,6 +98,7 @@ export function summariseProfile(file: string, options: { top?: number; served?:
     selfByFunction.set(fn, (selfByFunction.get(fn) ?? 0) + dt);
   });
   const served = options.served;
+  const cpuMs = options.cpuMs ?? busy / 1000;
   const rank = (map: Map<string, number>, count = top) =>
     [...map]
       .sort((a, b) => b[1] - a[1])
@@ -99,7 +106,7 @@ export function summariseProfile(file: string, options: { top?: number; served?:
       .map(([name, us]) => ({
         name,
         percent: round((100 * us) / busy),
-        ...(served ? { msPerServed: round(us / 1000 / served, 4) } : {}),
+        ...(served ? { msPerServed: round(((us / busy) * cpuMs) / served, 4) } : {}),
       }));
   return {
     file,
