@@ -4,17 +4,27 @@
  *
  *   BENCH_QUICK=1               short runs for debugging the bench; results go to bench/results/scratch/
  *   BENCH_DATABASE_URL=postgres://…   also run every section on that (throwaway!) PostgreSQL database
- *   BENCH_ONLY=status,flow,…    sections to run (status, flow, scale, keeper, profile, startup)
+ *   BENCH_ONLY=status,flow,…    sections to run (status, flow, scale, keeper, profile, startup; and heap,
+ *                               which is only run when named: heap snapshots of the web process in a sweep)
+ *   BENCH_MODE=loopback,production   modes to run, both by default: loopback (development settings, plain
+ *                               http everywhere) and production (NODE_ENV=production behind a TLS proxy,
+ *                               Instagram's endpoints over https); see BENCHMARKS.md
  *   BENCH_APP_<NAME>=value      passed to igconnect as <NAME>=value (e.g. to switch a rate limit off)
  */
+export type BenchMode = 'loopback' | 'production';
+
 export interface BenchOptions {
   quick: boolean;
   sections: Set<string>;
+  modes: BenchMode[];
   warmupSeconds: number;
   durationSeconds: number;
   repetitions: number;
-  /** autocannon connections for page loads. */
-  connections: number;
+  /** autocannon connections for page loads, per mode (the production-shaped mode loads as the issue's measure did). */
+  connections: Record<BenchMode, number>;
+  /** Keep-alive the sandbox hints in the production-shaped mode, and the short one measured beside it. */
+  sandboxKeepAliveMs: number;
+  shortKeepAliveMs: number;
   /** Connect flows in flight at once. */
   flowConcurrency: number;
   /** Bound on flows per measured run, whatever the duration. */
@@ -44,13 +54,20 @@ export function benchOptions(env: NodeJS.ProcessEnv): BenchOptions {
     if (name.startsWith('BENCH_APP_') && value !== undefined) appEnv[name.slice('BENCH_APP_'.length)] = value;
   }
   const only = env.BENCH_ONLY?.split(',').map((s) => s.trim());
+  const modes = (env.BENCH_MODE ?? 'loopback,production').split(',').map((s) => s.trim());
+  for (const mode of modes) {
+    if (mode !== 'loopback' && mode !== 'production') throw new Error(`BENCH_MODE: unknown mode "${mode}"`);
+  }
   return {
     quick,
     sections: new Set(only ?? ALL_SECTIONS),
+    modes: modes as BenchMode[],
     warmupSeconds: quick ? 1 : 3,
     durationSeconds: quick ? 2 : 5,
     repetitions: quick ? 1 : 3,
-    connections: 16,
+    connections: { loopback: 16, production: 32 },
+    sandboxKeepAliveMs: 10_000,
+    shortKeepAliveMs: 1_000,
     flowConcurrency: 16,
     maxFlowsPerRun: 20_000,
     totalConnections: quick ? 20_000 : 100_000,

@@ -24,9 +24,12 @@ out(
 );
 out();
 
-for (const name of ['sqlite', 'postgres']) {
+for (const name of ['sqlite', 'postgres', 'sqlite-production', 'postgres-production']) {
+  if (results[name] === undefined) continue;
   const target = obj(results[name]);
-  out(`## ${name}`);
+  out(
+    `## ${name}${target.publicUrl ? ` (${num(target.mode)} mode: igconnect at ${num(target.publicUrl)}, Instagram at ${num(target.sandboxUrl)})` : ''}`,
+  );
   if (target.skipped) {
     out(`skipped: ${num(target.skipped)}`);
     out();
@@ -36,29 +39,36 @@ for (const name of ['sqlite', 'postgres']) {
   if (status.igconnect) {
     const ig = obj(status.igconnect);
     const base = obj(status.baseline);
-    out(`### Status page (${num(status.pageBytes)} bytes, ${num(status.connectionsOnPage)} connections)`);
+    out(
+      `### Status page (${num(status.pageBytes)} bytes, ${num(status.connectionsOnPage)} connections, load of ${num(status.loadConnections ?? 16)} connections)`,
+    );
     out('| | req/s | p50 ms | p99 ms | CPU ms/req |');
     out('| --- | ---: | ---: | ---: | ---: |');
     out(`| igconnect | ${num(ig.rps)} | ${num(ig.p50)} | ${num(ig.p99)} | ${num(ig.cpuMsPerRequest)} |`);
     out(`| baseline | ${num(base.rps)} | ${num(base.p50)} | ${num(base.p99)} | ${num(base.cpuMsPerRequest)} |`);
     out(`| ratio | ${num(status.throughputRatio)} | | ${num(status.p99Ratio)} | ${num(status.cpuPerRequestRatio)} |`);
     out(`Per repetition req/s: igconnect ${runs(ig)}, baseline ${runs(base)}`);
+    if (ig.logLinesPerRequest !== undefined) {
+      out(`igconnect logged ${num(ig.logLinesPerRequest)} lines, ${num(ig.logBytesPerRequest)} bytes per request`);
+    }
     out();
   }
   const flow = obj(target.connectFlow);
   if (flow.full) {
-    const full = obj(flow.full);
-    const alone = obj(flow.sandboxAlone);
+    const variants: [string, Json][] = [['full flow', obj(flow.full)]];
+    if (flow.fullShortKeepAlive)
+      variants.push(['full flow, server hints a short keep-alive', obj(flow.fullShortKeepAlive)]);
+    variants.push(['sandbox alone', obj(flow.sandboxAlone)]);
     out(`### Connect flow (${num(flow.concurrency)} in flight)`);
-    out('| | flows/s | p50 ms | p99 ms | failures | CPU ms/flow: igconnect | sandbox | load generator |');
-    out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const [label, run] of [
-      ['full flow', full],
-      ['sandbox alone', alone],
-    ] as const) {
+    out(
+      '| | keep-alive hint s | flows/s | p50 ms | p99 ms | failures | CPU ms/flow: igconnect | sandbox | load generator | igconnect connections to Instagram per flow (resumed) |',
+    );
+    out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const [label, run] of variants) {
       const cpu = obj(run.cpuMsPerFlow);
+      const conn = obj(run.igconnectToSandbox);
       out(
-        `| ${label} | ${num(run.flowsPerSecond)} | ${num(run.p50Ms)} | ${num(run.p99Ms)} | ${num(run.failures)} | ${num(cpu.igconnect)} | ${num(cpu.sandbox)} | ${num(cpu.loadGenerator)} |`,
+        `| ${label} | ${num(run.sandboxKeepAliveHintSeconds)} | ${num(run.flowsPerSecond)} | ${num(run.p50Ms)} | ${num(run.p99Ms)} | ${num(run.failures)} | ${num(cpu.igconnect)} | ${num(cpu.sandbox)} | ${num(cpu.loadGenerator)} | ${label === 'sandbox alone' ? '-' : `${num(conn.connectionsPerFlow)} (${num(conn.resumedSessions)} of ${num(conn.connections)})`} |`,
       );
     }
     out(`CPU share of a flow: ${JSON.stringify(flow.cpuShareOfFlow)}`);
@@ -102,10 +112,37 @@ for (const name of ['sqlite', 'postgres']) {
     out(`Targets: ${JSON.stringify(keeper.targets)}`);
     out();
   }
+  const heap = obj(target.heap);
+  if (heap.samples) {
+    const sweep = obj(heap.sweep);
+    const high = obj(heap.atHighestSample);
+    const snapshots = obj(heap.snapshots);
+    out(`### Heap: web process with the keeper inside (NODE_OPTIONS "${num(heap.nodeOptions)}")`);
+    out(
+      `Sweep of ${JSON.stringify(sweep.byOutcome)} in ${num(sweep.seconds)} s, ${num(sweep.webCpuMsPerToken)} ms CPU per token; peak RSS ${num(heap.peakRssMb)} MB. Highest sample: RSS ${num(high.rssMb)} MB (anonymous ${num(high.rssAnonMb)}, file-backed ${num(high.rssFileMb)}), V8 heap ${num(high.heapTotalMb)} MB of which ${num(high.heapUsedMb)} MB used, spaces ${JSON.stringify(high.spacesMb)}`,
+    );
+    out(
+      `Live heap (snapshot): ${num(obj(snapshots.idle).totalMb)} MB idle, ${num(obj(snapshots.duringSweep).totalMb)} MB 3 s into a sweep. Grew: ${(
+        (snapshots.grewDuringSweep as Json[] | undefined) ?? []
+      )
+        .slice(0, 6)
+        .map((e) => `${num(e.name)} ${num(e.mb)} MB`)
+        .join(', ')}`,
+    );
+    out();
+  }
   const profiles = obj(target.profiles);
   for (const [kind, value] of Object.entries(profiles)) {
     const profile = obj(value);
-    out(`### Profile: ${kind} (${num(profile.totalMs)} ms busy)`);
+    out(
+      `### Profile: ${kind} (${num(profile.totalMs)} ms busy, ${num(profile.served)} served: ${num(profile.busyMsPerServed)} ms busy each, ${num(profile.cpuMsPerServed)} ms CPU with the profiler)`,
+    );
+    if (profile.groups) {
+      out(
+        `Groups (ms each): ${(profile.groups as Json[]).map((e) => `${num(e.name)} ${num(e.percent)}% (${num(e.msPerServed)})`).join(', ')}`,
+      );
+      out();
+    }
     out(`Modules: ${(profile.topModules as Json[]).map((e) => `${num(e.name)} ${num(e.percent)}%`).join(', ')}`);
     out();
     out(`Functions: ${(profile.topFunctions as Json[]).map((e) => `${num(e.name)} ${num(e.percent)}%`).join(', ')}`);

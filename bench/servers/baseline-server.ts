@@ -21,7 +21,9 @@ declare module 'express-session' {
  * The floor any Express app pays for a signed-in page: Express 5, helmet with its defaults, express-
  * session with igconnect's own store class (KyselySessionStore) over the same kind of database, and an
  * EJS page padded to the byte size of igconnect's status page (told at run time, since that page changes).
- * No logging, no passport, no database query beyond the session.
+ * No logging, no passport, no database query beyond the session. BASELINE_BEHIND_PROXY=1 (the bench's
+ * production-shaped mode, with NODE_ENV=production): trusts the loopback proxy's X-Forwarded-Proto and
+ * sets a Secure cookie, as igconnect does behind its proxy.
  */
 async function main(): Promise<void> {
   const env = process.env;
@@ -35,8 +37,10 @@ async function main(): Promise<void> {
   );
   await migrateToLatest(db);
 
+  const behindProxy = env.BASELINE_BEHIND_PROXY === '1';
   const app = express();
   app.disable('x-powered-by');
+  if (behindProxy) app.set('trust proxy', 'loopback');
   app.set('views', join(PROJECT_ROOT, 'bench', 'views'));
   app.set('view engine', 'ejs');
   app.enable('view cache');
@@ -49,7 +53,8 @@ async function main(): Promise<void> {
       resave: false,
       saveUninitialized: false,
       rolling: false,
-      cookie: { httpOnly: true, sameSite: 'lax', path: '/', maxAge: 14 * DAY },
+      proxy: behindProxy,
+      cookie: { httpOnly: true, sameSite: 'lax', secure: behindProxy, path: '/', maxAge: 14 * DAY },
     }),
   );
 

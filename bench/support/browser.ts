@@ -1,10 +1,36 @@
 import { Agent, request } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 /**
  * A minimal browser for the connect flow: its own cookie jar (one per flow, like one person), manual
- * redirects, form posts. Connections are kept alive in a shared agent, as a browser pool would.
+ * redirects, form posts. Connections are kept alive in shared agents, as a browser pool would.
  */
 export const keepAliveAgent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+/**
+ * What lies between the browser and the servers. `proxy`: igconnect's public https origin is served by
+ * a TLS-terminating proxy; a request to it goes to `upstream` over loopback http with the headers such a
+ * proxy adds (X-Forwarded-Proto: https), so igconnect runs as behind a trusted proxy and the proxy's own
+ * TLS work stays out of every figure. `ca`: the authority that signed the https sandbox's certificate.
+ */
+export interface Network {
+  proxy?: { origin: string; upstream: string };
+  ca?: Buffer;
+}
+
+/** Headers a TLS-terminating proxy adds to what it forwards (203.0.113.0/24 is a documentation range). */
+export const PROXY_HEADERS = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' };
+
+const httpsAgents = new Map<Buffer, HttpsAgent>();
+function httpsAgent(ca: Buffer | undefined): HttpsAgent {
+  const key = ca ?? Buffer.alloc(0);
+  let agent = httpsAgents.get(key);
+  if (!agent) {
+    agent = new HttpsAgent({ keepAlive: true, maxSockets: 256, ...(ca ? { ca } : {}) });
+    httpsAgents.set(key, agent);
+  }
+  return agent;
+}
 
 export interface Page {
   status: number;
@@ -15,7 +41,7 @@ export interface Page {
 export class Browser {
   private readonly cookies = new Map<string, string>();
 
-  constructor(private readonly extraHeaders: Record<string, string> = {}) {}
+  constructor(private readonly network: Network = {}) {}
 
   get(url: string, headers: Record<string, string> = {}): Promise<Page> {
     return this.send('GET', url, undefined, headers);
@@ -34,14 +60,18 @@ export class Browser {
 
   private send(method: string, url: string, body: string | undefined, headers: Record<string, string>): Promise<Page> {
     const cookie = this.cookieHeader();
+    const { proxy, ca } = this.network;
+    const proxied = proxy !== undefined && url.startsWith(`${proxy.origin}/`);
+    const target = proxied ? `${proxy.upstream}${url.slice(proxy.origin.length)}` : url;
+    const secure = target.startsWith('https:');
     return new Promise((resolve, reject) => {
-      const req = request(
-        url,
+      const req = (secure ? httpsRequest : request)(
+        target,
         {
           method,
-          agent: keepAliveAgent,
+          agent: secure ? httpsAgent(ca) : keepAliveAgent,
           headers: {
-            ...this.extraHeaders,
+            ...(proxied ? { ...PROXY_HEADERS, host: new URL(url).host } : {}),
             ...headers,
             ...(cookie ? { cookie } : {}),
             ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),

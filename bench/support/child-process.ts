@@ -18,8 +18,11 @@ export interface ChildOptions {
   cwd?: string;
   /** Extra node flags, e.g. --cpu-prof. */
   execArgv?: string[];
-  /** Where the child's stdout goes; its logs are discarded by default (a deployment writes them somewhere). */
-  stdout?: 'ignore' | 'inherit';
+  /**
+   * Where the child's stdout goes: discarded by default, or a file descriptor (igconnect's logs go to a file,
+   * written by pino as in a deployment, so that the bench can tell they were on and what they cost).
+   */
+  stdout?: 'ignore' | 'inherit' | number;
 }
 
 export class ChildServer {
@@ -100,6 +103,9 @@ export class ChildServer {
 export interface ProcessMemory {
   /** Resident set size now, MB. */
   rssMb: number;
+  /** Of which anonymous memory (heaps: V8's and malloc's) and file-backed pages (the node binary, libraries). */
+  rssAnonMb: number;
+  rssFileMb: number;
   /** Peak resident set size (VmHWM) since start or the last reset, MB. */
   peakRssMb: number;
 }
@@ -107,7 +113,12 @@ export interface ProcessMemory {
 export function processMemory(pid: number): ProcessMemory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: round(kb('VmRSS') / 1024), peakRssMb: round(kb('VmHWM') / 1024) };
+  return {
+    rssMb: round(kb('VmRSS') / 1024),
+    rssAnonMb: round(kb('RssAnon') / 1024),
+    rssFileMb: round(kb('RssFile') / 1024),
+    peakRssMb: round(kb('VmHWM') / 1024),
+  };
 }
 
 /** User + system CPU time of a process, from /proc/<pid>/stat (clock ticks of 10 ms). */

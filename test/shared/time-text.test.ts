@@ -25,4 +25,17 @@ describe('times for people', () => {
     expect(absoluteTime(at(5183944 * 1000))).toBe('Thu, 31 Dec 2026, 11:59 UTC');
     expect(absoluteTime(new Date(Date.UTC(2027, 0, 3, 0, 5)))).toBe('Sun, 3 Jan 2027, 00:05 UTC');
   });
+
+  it('when times are shown again and again, then each reads as it did the first time, to the minute', () => {
+    const start = Date.UTC(2027, 0, 3, 0, 5);
+    for (let pass = 0; pass < 2; pass++) {
+      expect(absoluteTime(new Date(start))).toBe('Sun, 3 Jan 2027, 00:05 UTC');
+      expect(absoluteTime(new Date(start + 59_999))).toBe('Sun, 3 Jan 2027, 00:05 UTC');
+      expect(absoluteTime(new Date(start + 60_000))).toBe('Sun, 3 Jan 2027, 00:06 UTC');
+      expect(absoluteTime(new Date(start - 1))).toBe('Sun, 3 Jan 2027, 00:04 UTC');
+      expect(relativeTime(at(3 * DAY), now)).toBe('in 3 days');
+      expect(relativeTime(at(-3 * DAY), now)).toBe('3 days ago');
+      expect(relativeTime(at(-3 * HOUR), now)).toBe('3 hours ago');
+    }
+  });
 });

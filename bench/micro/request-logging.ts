@@ -1,0 +1,87 @@
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { pinoHttp } from 'pino-http';
+import { createLogger, scrubLine } from '../../src/shared/logger';
+import { Browser } from '../support/browser';
+import { round } from '../support/child-process';
+import { median } from '../support/stats';
+
+/**
+ * `node dist/bench/micro/request-logging.js`: the CPU one request costs in igconnect's request logging,
+ * and in which part. The same pino-http options as src/http/create-app.ts over: igconnect's logger
+ * (createLogger: redaction and line scrubbing), pino with the scrubbing only, and pino alone, each
+ * writing to /dev/null through pino's own destination, against a server that does not log. Each is a
+ * real HTTP server in this process; one client takes turns with them, many times over, so that the
+ * machine's load hits all alike. The figure is this process's CPU time per request (client included:
+ * the differences are the logging's).
+ */
+const ROUNDS = Number(process.env.MICRO_ROUNDS ?? '12');
+const REQUESTS = Number(process.env.MICRO_REQUESTS ?? '2000');
+
+const devNull = () => pino.destination({ dest: '/dev/null', sync: true });
+const genReqId = (_req: IncomingMessage, res: ServerResponse) => {
+  res.setHeader('X-Request-Id', 'abcdefgh-0123456789');
+  return 'abcdefgh-0123456789';
+};
+type Req = { id: unknown; method: string; url: string };
+const requestLogging = (logger: pino.Logger) =>
+  pinoHttp({
+    logger,
+    genReqId,
+    serializers: {
+      req: (req: Req) => ({ id: req.id, method: req.method, path: String(req.url).split('?')[0] }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  });
+const base = { level: 'info', base: { app: 'igconnect' } };
+
+const variants: Record<string, ((req: IncomingMessage, res: ServerResponse, next: () => void) => void) | undefined> = {
+  'no logging': undefined,
+  "igconnect's logger (redaction and scrubLine)": requestLogging(
+    createLogger({ level: 'info', destination: devNull() }),
+  ),
+  'pino with scrubLine, no redaction': requestLogging(pino({ ...base, hooks: { streamWrite: scrubLine } }, devNull())),
+  'pino alone': requestLogging(pino(base, devNull())),
+};
+
+// The headers a status page answer carries (helmet's and the app's), for the standard serializer to copy.
+const page = 'x'.repeat(12_000);
+function handler(log: (typeof variants)[string]): RequestListener {
+  const answer = (res: ServerResponse) => {
+    for (let i = 0; i < 12; i++) res.setHeader(`x-header-${i}`, 'a value of some forty characters or so....');
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.end(page);
+  };
+  return log ? (req, res) => log(req, res, () => answer(res)) : (_req, res) => answer(res);
+}
+
+async function main(): Promise<void> {
+  const servers = await Promise.all(
+    Object.entries(variants).map(async ([name, log]) => {
+      const server = createServer(handler(log));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { name, server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/account?x=1` };
+    }),
+  );
+  const browser = new Browser();
+  const cpu = new Map(servers.map((s) => [s.name, [] as number[]]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const { name, url } of servers) {
+      const start = process.cpuUsage();
+      for (let i = 0; i < REQUESTS; i++) await browser.get(url, { cookie: 'igconnect.sid=s%3Aabc.def' });
+      const used = process.cpuUsage(start);
+      if (round > 0) cpu.get(name)?.push((used.user + used.system) / 1000 / REQUESTS);
+    }
+  }
+  const floor = median(cpu.get('no logging') ?? []);
+  for (const [name, values] of cpu) {
+    const ms = median(values);
+    process.stdout.write(
+      `${name}: ${round(ms, 4)} ms CPU per request (logging ${round(ms - floor, 4)} ms), rounds ${values.map((v) => round(v, 3)).join(' ')}\n`,
+    );
+  }
+  for (const { server } of servers) server.close();
+}
+
+void main();
