@@ -23,6 +23,13 @@ export function createAuthRouter(passport: Passport, providerId: string, clock: 
     next();
   };
 
+  // HEAD (link checkers, prefetchers) answers without running the flow: no state, session or exchange.
+  router.head(
+    [`/auth/${providerId}`, `/auth/${providerId}/callback`],
+    noStore,
+    (_req, res) => void res.sendStatus(204),
+  );
+
   router.get(`/auth/${providerId}`, noStore, (req, res, next) => {
     // `switch=1` (our own link, e.g. "use another account") asks Instagram to log in again.
     const options: AuthenticateOptions = { phase: 'start', forceReauth: req.query.switch === '1' };
