@@ -6,6 +6,7 @@ import { createAuthRouter } from '../auth/auth.routes';
 import { createPassport } from '../auth/passport';
 import { createConnectionsRouter } from '../connections/connections.routes';
 import { createWebhooksRouter } from '../webhooks/webhooks.routes';
+import { reliabilityOf } from '../config/reliability-config';
 import type { Container } from '../main/container';
 import { PROJECT_ROOT } from '../shared/project-root';
 import { errorHandler, notFound } from './error-handler';
@@ -56,7 +57,12 @@ export function createApp(container: Container): Express {
   if (container.sandbox) app.use(container.sandboxBasePath, container.sandbox.router);
 
   // Before sessions, so a refused request creates nothing. Webhook routes must be mounted after this.
-  const rateLimit = createRateLimiter({ db, clock, windowMs: config.rateLimits.windowMs });
+  const rateLimit = createRateLimiter({
+    db,
+    clock,
+    windowMs: config.rateLimits.windowMs,
+    grouping: reliabilityOf(config).reliability.rateLimits,
+  });
   const providerId = container.provider.id;
   app.get(`/auth/${providerId}`, rateLimit('auth-start', config.rateLimits.authStart, 'page'));
   app.get(`/auth/${providerId}/callback`, rateLimit('auth-callback', config.rateLimits.authCallback, 'page'));
