@@ -185,6 +185,18 @@ function postgresDialect(config: Extract<DatabaseConfig, { kind: 'postgres' }>, 
           : pgTypes.getTypeParser(oid, format ?? 'text')) as typeof pgTypes.getTypeParser,
     },
   });
-  pool.on('error', (error) => options.onConnectionError?.(error));
+  // pg-pool sets `client` on the error it emits, and a logged client carries its connection parameters
+  // (the password among them): only the message and the code are passed on.
+  pool.on('error', (error) => options.onConnectionError?.(connectionError(error)));
+  // A client checked out by a transaction between two statements has no 'error' listener (pg-pool
+  // listens only while a client is idle), and a server shutting down then ended the whole process with
+  // an unhandled 'error' event. The statement in flight, or the next one, fails by itself (503) and the
+  // pool drops the broken client when it comes back.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return new PostgresDialect({ pool });
+}
+
+function connectionError(error: Error): Error {
+  const code = (error as { code?: unknown }).code;
+  return Object.assign(new Error(error.message), typeof code === 'string' ? { code } : {});
 }
