@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CompiledQuery, type Kysely } from 'kysely';
 import { type Config, loadConfig } from '../src/config/config';
 import { createDb } from '../src/db/create-db';
-import type { Database } from '../src/db/database';
+import type { Database } from '../src/db/schema';
 import { migrateToLatest } from '../src/db/migrate';
 import { DAY } from '../src/shared/clock';
 import { PROJECT_ROOT } from '../src/shared/project-root';
@@ -164,7 +164,7 @@ async function runTarget(target: Target, options: BenchOptions): Promise<Json> {
       SANDBOX_PORT: String(sandboxPort),
       SANDBOX_CLIENT_ID: APP_ID,
       SANDBOX_CLIENT_SECRET: APP_SECRET,
-      SANDBOX_REDIRECT_URI: config.instagram.redirectUri,
+      SANDBOX_REDIRECT_URI: config.providers.instagram.redirectUri,
       SANDBOX_ACCOUNTS: String(SANDBOX_ACCOUNTS),
     },
   });
@@ -322,7 +322,7 @@ async function flows(rig: Rig): Promise<Json> {
         url: rig.sandbox.url,
         clientId: APP_ID,
         clientSecret: APP_SECRET,
-        redirectUri: rig.config.instagram.redirectUri,
+        redirectUri: rig.config.providers.instagram.redirectUri,
         apiVersion: API_VERSION,
       },
       accounts[i % accounts.length] ?? '',

@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Insertable, Kysely } from 'kysely';
 import type { LifecycleConfig } from '../../src/config/config';
-import { tokenAad } from '../../src/connections/connections.service';
-import type { ConnectionsTable } from '../../src/connections/connections.table';
-import type { Database } from '../../src/db/database';
-import { lifecycleState, nextActionAt } from '../../src/lifecycle/lifecycle-policy';
+import { tokenAad } from '../../src/connections/token-vault';
+import type { ConnectionsTable, Database } from '../../src/db/schema';
+import { nextActionAt } from '../../src/lifecycle/lifecycle-policy';
+import { MIN_REFRESH_AGE_MS } from '../../src/providers/instagram';
 import { DAY, HOUR } from '../../src/shared/clock';
 import { type TokenCipher, tokenFingerprint } from '../../src/shared/token-cipher';
 
@@ -81,14 +81,16 @@ function connectionRow(
     id,
     user_id: userId,
     provider: 'instagram',
-    app_scoped_id: String(26173490000000001n + 2n * BigInt(seeded)),
-    ig_user_id: String(17841490000000001n + 2n * BigInt(seeded)),
-    username: `seeded.account.${seeded}`,
-    name: `Seeded Account ${seeded}`,
-    account_type: 'BUSINESS',
-    profile_picture_url: null,
-    followers_count: 1000 + (i % 5000),
-    media_count: i % 300,
+    subject_id: String(26173490000000001n + 2n * BigInt(seeded)),
+    account_id: String(17841490000000001n + 2n * BigInt(seeded)),
+    profile: JSON.stringify({
+      username: `seeded.account.${seeded}`,
+      name: `Seeded Account ${seeded}`,
+      accountType: 'BUSINESS',
+      profilePictureUrl: null,
+      followersCount: 1000 + (i % 5000),
+      mediaCount: i % 300,
+    }),
     granted_scopes: 'instagram_business_basic',
     requested_scopes: 'instagram_business_basic',
     status: 'active' as const,
@@ -112,7 +114,19 @@ function connectionRow(
   };
   return {
     ...row,
-    next_action_at: nextActionAt(lifecycleState({ ...row, next_action_at: null }), settings),
+    next_action_at: nextActionAt(
+      {
+        id,
+        provider: row.provider,
+        status: row.status,
+        tokenIssuedAt: issuedAt,
+        tokenExpiresAt: row.token_expires_at,
+        lastValidatedAt,
+        backoffUntil: null,
+      },
+      { renewal: { minAgeMs: MIN_REFRESH_AGE_MS } },
+      settings,
+    ),
   };
 }
 

@@ -3,9 +3,9 @@ import type { Container } from '../../src/main/container';
 
 /** One keeper sweep over the container's database, at the concurrency the bench asks for, timed. */
 export async function timedSweep(container: Container, concurrency: unknown) {
-  const { db, lifecycle, clock, logger, config } = container;
+  const { connections, lifecycle, clock, logger, config } = container;
   const settings = { ...config.lifecycle, concurrency: Number(concurrency ?? config.lifecycle.concurrency) };
-  const keeper = new Keeper({ db, lifecycle, clock, logger, settings });
+  const keeper = new Keeper({ connections, lifecycle, clock, logger, settings });
   const started = performance.now();
   const summary = await keeper.sweep();
   return { ...summary, ms: performance.now() - started };

@@ -1,37 +1,44 @@
 import type { Kysely } from 'kysely';
 import { Authenticator } from 'passport';
 import type { ConnectionsService } from '../connections/connections.service';
-import type { Database } from '../db/database';
-import type { ProviderDefinition } from '../providers/provider-definition';
+import type { Database } from '../db/schema';
+import type { ProviderRegistry } from '../providers/registry';
+import type { Clock } from '../shared/clock';
 import type { HttpClient } from '../shared/http-client';
 import { userExists } from '../users/users.repository';
 import { ProviderStrategy } from './provider-strategy';
-import type { TransactionStore } from './transaction-store';
+import { TransactionStore } from './transaction-store';
 
-/** Builds the Authenticator (no global passport singleton, so tests can run several apps side by side). */
+/**
+ * Builds the Authenticator (no global passport singleton, so tests can run several apps side by side),
+ * with one ProviderStrategy per configured provider, each with its own state store: a state minted for
+ * one provider is refused at another's callback.
+ */
 export function createPassport(deps: {
   db: Kysely<Database>;
-  provider: ProviderDefinition;
+  clock: Clock;
+  providers: ProviderRegistry;
   http: HttpClient;
-  transactions: TransactionStore;
   connections: ConnectionsService;
 }) {
   const passport = new Authenticator();
 
-  passport.use(
-    new ProviderStrategy(deps.provider, deps.http, deps.transactions, (req, accessToken, result, done) => {
-      deps.connections
-        .connect({
-          currentUserId: req.user?.id,
-          provider: deps.provider.id,
-          profile: result.profile,
-          token: { accessToken, expiresInSeconds: result.expiresInSeconds },
-          grantedScopes: result.grant.permissions,
-          requestedScopes: deps.provider.scopes,
-        })
-        .then(({ userId, connection }) => done(null, { id: userId }, { username: connection.username }), done);
-    }),
-  );
+  for (const provider of deps.providers.all()) {
+    const transactions = new TransactionStore(deps.db, deps.clock, provider.id);
+    passport.use(
+      new ProviderStrategy(provider, deps.http, transactions, async (req, result) => {
+        // A signed-in person adds the accounts to their own connections; anyone else gets a user of their
+        // own. Connecting never signs the browser in as somebody who connected the same account before.
+        const { userId, connections } = await deps.connections.connect({
+          userId: req.user?.id,
+          provider: provider.id,
+          accounts: result.accounts,
+          requestedScopes: provider.authorization.scopes,
+        });
+        return { user: { id: userId }, info: { usernames: connections.map((c) => c.profile.username) } };
+      }),
+    );
+  }
 
   // Only the user id lives in the session; tokens never do.
   passport.serializeUser((user, done) => done(null, user.id));

@@ -1,112 +1,74 @@
 import type { Request } from 'express';
-import OAuth2Strategy, { type VerifyCallback } from 'passport-oauth2';
-import type { ProviderDefinition, ProviderProfile, TokenGrant } from '../providers/provider-definition';
+import OAuth2Strategy from 'passport-oauth2';
+import type { AuthorizationGrant, AuthorizedAccount, ProviderDefinition } from '../providers/provider-definition';
 import { AppError, ProviderError } from '../shared/errors';
 import type { HttpClient } from '../shared/http-client';
-import { parseCallbackParams } from './callback-params';
+import { type CallbackParams, parseCallbackParams } from './callback-params';
 import type { TransactionStore } from './transaction-store';
 
-/** What the strategy hands to the verify function besides the long-lived token. */
+/** What a finished authorization hands the verify function. */
 export interface AuthorizationResult {
-  grant: TokenGrant;
-  expiresInSeconds: number;
-  profile: ProviderProfile;
+  provider: ProviderDefinition;
+  grant: AuthorizationGrant;
+  accounts: AuthorizedAccount[];
 }
 
 export type ProviderVerify = (
   req: Request,
-  accessToken: string,
   result: AuthorizationResult,
-  done: (error: unknown, user?: Express.User | false, info?: { username: string }) => void,
-) => void;
+) => Promise<{ user: Express.User; info: { usernames: string[] } }>;
 
 export interface AuthenticateOptions {
   phase: 'start' | 'callback';
   forceReauth?: boolean;
 }
 
-type TokenCallback = (err: unknown, accessToken?: string, refreshToken?: string, params?: unknown) => void;
-
-/** A copy of the request that shows passport-oauth2 only the query we decided to show it. */
+/** A view of the request that shows passport-oauth2 only the query we decided to show it. */
 function withQuery(req: Request, query: Record<string, string>): Request {
   return Object.create(req, { query: { value: query }, body: { value: undefined } }) as Request;
 }
 
 /**
- * ONE passport-oauth2 strategy for every provider, driven by a ProviderDefinition. What it changes
- * from passport-oauth2's defaults, and why (../shared/docs/security.md):
- * - state always on, kept in the database by TransactionStore and consumed atomically;
- * - on the callback, state is checked before anything else, including `error` (passport-oauth2
- *   looks at `error` first and turns error_description into a message);
- * - every callback parameter must appear once; the start route ignores all user parameters;
- * - the code exchange goes through the provider's hook (POST form, deadline, no redirects, lossless
- *   JSON) instead of node-oauth's JSON.parse, which corrupts 17-digit Instagram ids;
- * - the redirect URI is the configured absolute URL, never derived from the Host header.
+ * ONE strategy for every provider, driven by its ProviderDefinition (ADR 0007).
+ *
+ * The start of the flow is passport-oauth2's own, through its documented extension points: the
+ * authorization URL from the definition's settings, extra parameters from `authorizationParams()`, and
+ * the state from our `store` (TransactionStore: 256 bits in the database, bound to the session). The
+ * start route hides the request's query from it, so nothing a visitor adds reaches the authorize URL.
+ *
+ * The callback is ours (`authenticate` for the callback phase), because passport-oauth2's callback does
+ * what docs/security.md forbids and cannot be changed through a public hook: it looks at `error` before
+ * the state, forwards repeated parameters, and exchanges the code through node-oauth, which parses with
+ * JSON.parse (17-digit ids lose digits), knows neither `data[]`-wrapped answers nor deadlines, and treats
+ * a redirect as success. Ours checks every parameter once, consumes the state first (through the same
+ * store's `verify`), then runs the provider's hooks (code → grant → accounts → identity check) and ends
+ * with Passport's own `success`/`error`.
  */
 export class ProviderStrategy extends OAuth2Strategy {
-  /** Requests whose state this strategy consumed itself, just before handing them to passport-oauth2. */
-  private readonly verifiedRequests: WeakSet<object>;
-
   constructor(
     private readonly provider: ProviderDefinition,
     private readonly http: HttpClient,
     private readonly transactions: TransactionStore,
-    verify: ProviderVerify,
+    private readonly verifyResult: ProviderVerify,
   ) {
-    const verifiedRequests = new WeakSet<object>();
+    const settings = provider.authorization;
     super(
       {
-        authorizationURL: provider.authorizeUrl,
-        tokenURL: provider.tokenUrl,
-        clientID: provider.clientId,
-        clientSecret: provider.clientSecret,
-        callbackURL: provider.redirectUri,
-        scope: provider.scopes,
-        scopeSeparator: provider.scopeSeparator,
-        passReqToCallback: true,
-        store: {
-          // passport-oauth2 picks the call form by arity: (req, state, meta, callback).
-          store: (
-            req: Request,
-            _state: unknown,
-            _meta: unknown,
-            callback: (err: Error | null, state?: string) => void,
-          ) => {
-            transactions.begin(req).then((state) => callback(null, state), callback);
-          },
-          verify: (
-            req: Request,
-            _state: unknown,
-            _meta: unknown,
-            callback: (err: Error | null, ok: boolean) => void,
-          ) => {
-            callback(null, verifiedRequests.has(req));
-          },
-        } as unknown as OAuth2Strategy.StateStore,
+        authorizationURL: settings.authorizeUrl,
+        tokenURL: settings.tokenUrl,
+        clientID: settings.clientId,
+        clientSecret: settings.clientSecret,
+        // Absolute, from configuration: never derived from the Host header.
+        callbackURL: settings.redirectUri,
+        scope: settings.scopes,
+        scopeSeparator: settings.scopeSeparator,
+        store: transactions,
       },
-      (
-        req: Request,
-        accessToken: string,
-        _refreshToken: string,
-        params: AuthorizationResult,
-        _profile: unknown,
-        done: VerifyCallback,
-      ) => verify(req, accessToken, params, done),
+      () => {
+        throw new Error('the callback is handled by ProviderStrategy itself');
+      },
     );
     this.name = provider.id;
-    this.verifiedRequests = verifiedRequests;
-
-    // Replace node-oauth's token request with the provider's own exchange, then trade the short-lived
-    // token for the long-lived one at once, server-side. passport-oauth2 receives the long-lived token.
-    const exchange: (code: string, params: unknown, callback: TokenCallback) => void = (code, _params, callback) => {
-      this.exchange(code).then(
-        ({ accessToken, result }) => callback(null, accessToken, undefined, result),
-        (error: unknown) => callback(error),
-      );
-    };
-    this._oauth2.getOAuthAccessToken = exchange as typeof this._oauth2.getOAuthAccessToken;
-    // passport-oauth2 wraps token errors in InternalOAuthError; ours already say what happened.
-    Object.assign(this, { _createOAuthError: (_message: string, error: unknown) => error });
   }
 
   override authorizationParams(options: AuthenticateOptions): Record<string, string> {
@@ -118,44 +80,51 @@ export class ProviderStrategy extends OAuth2Strategy {
       super.authenticate(withQuery(req, {}), options);
       return;
     }
-    this.handleCallback(req, options).catch((error: unknown) => this.error(error as Error));
+    this.callback(req).then(
+      ({ user, info }) => this.success(user, info),
+      (error: unknown) => this.error(error as Error),
+    );
   }
 
-  private async handleCallback(req: Request, options: AuthenticateOptions): Promise<void> {
+  private async callback(req: Request) {
     const params = parseCallbackParams(req.query);
-    if (!params.state || !(await this.transactions.consume(req, params.state))) {
+    if (!params.state || !(await this.consumeState(req, params.state))) {
       throw new AppError(
         'STATE_INVALID',
         params.state ? 'unknown, foreign, expired or used state' : 'callback without state',
       );
     }
+    return this.verifyResult(req, await this.authorize(params));
+  }
+
+  private consumeState(req: Request, state: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.transactions.verify(req, state, (error, ok) => (error ? reject(error) : resolve(ok)));
+    });
+  }
+
+  /** After the state: the provider's answer, then its hooks. Nothing is stored here. */
+  private async authorize(params: CallbackParams): Promise<AuthorizationResult> {
     if (params.error) {
       throw params.error === 'access_denied'
         ? new AppError('CONNECT_CANCELLED')
-        : new ProviderError('PROVIDER_REJECTED', `authorization ended with error=${params.error}`);
+        : new ProviderError('PROVIDER_REJECTED', `authorization ended with error=${params.error}`, {
+            kind: 'refused',
+            reason: 'rejected',
+          });
     }
     if (!params.code) throw new AppError('BAD_REQUEST', 'callback without code');
-    const clean = withQuery(req, { code: params.code, state: params.state });
-    this.verifiedRequests.add(clean);
-    super.authenticate(clean, options);
-  }
-
-  override userProfile(_accessToken: string, done: (err?: unknown, profile?: unknown) => void): void {
-    // The profile was fetched during the exchange (it also checks the token); nothing to do here.
-    done(null, {});
-  }
-
-  private async exchange(code: string): Promise<{ accessToken: string; result: AuthorizationResult }> {
-    const grant = await this.provider.exchangeCode(this.http, code);
-    const longLived = await this.provider.exchangeForLongLived(this.http, grant.accessToken);
-    const profile = await this.provider.fetchProfile(this.http, longLived.accessToken);
-    if (profile.appScopedId !== grant.userId) {
-      // Both ids are exact strings; a mismatch means the token and the profile disagree about who this is.
-      throw new ProviderError('PROVIDER_IDENTITY_MISMATCH', 'the token response user_id does not match /me id');
+    const grant = await this.provider.exchangeCode(this.http, params.code);
+    const accounts = await this.provider.fetchAccounts(this.http, grant);
+    for (const account of accounts) {
+      if (!this.provider.identityMatches(grant, account)) {
+        throw new ProviderError(
+          'PROVIDER_IDENTITY_MISMATCH',
+          `the token was issued to another person than the profile ${this.provider.displayName} returned`,
+          { kind: 'refused', reason: 'identity_mismatch' },
+        );
+      }
     }
-    return {
-      accessToken: longLived.accessToken,
-      result: { grant, expiresInSeconds: longLived.expiresInSeconds, profile },
-    };
+    return { provider: this.provider, grant, accounts };
   }
 }

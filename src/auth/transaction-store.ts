@@ -1,23 +1,30 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import type { Kysely } from 'kysely';
-import type { Database } from '../db/database';
+import type OAuth2Strategy from 'passport-oauth2';
+import type { Database } from '../db/schema';
 import { type Clock, MINUTE } from '../shared/clock';
 
 /**
  * Authorization attempts ("transactions") in the database rather than the session, because a session is
  * loaded per request: two parallel callbacks carrying one state would both see it unused. Consuming is a
  * single conditional UPDATE, so exactly one request wins on SQLite and PostgreSQL alike.
- * A state is 256 random bits, bound to the browser session, single use, and short-lived; only its hash
- * is stored, so a database dump holds nothing replayable.
+ * A state is 256 random bits, bound to the browser session and to one provider, single use, and
+ * short-lived; only its hash is stored, so a database dump holds nothing replayable.
+ *
+ * It is passport-oauth2's state store (its documented `store` option): `store` runs when the flow starts,
+ * `verify` when the callback comes back.
  */
 export const TRANSACTION_TTL_MS = 30 * MINUTE;
+
+type StoreCallback = OAuth2Strategy.StateStoreStoreCallback;
+type VerifyCallback = OAuth2Strategy.StateStoreVerifyCallback;
 
 export function hashState(state: string): string {
   return createHash('sha256').update(state).digest('hex');
 }
 
-export class TransactionStore {
+export class TransactionStore implements OAuth2Strategy.StateStore {
   private begun = 0;
 
   constructor(
@@ -26,7 +33,29 @@ export class TransactionStore {
     private readonly provider: string,
   ) {}
 
-  /** Starts an attempt for this browser session and returns the state to send. */
+  /** Starts an attempt for this browser session and hands passport-oauth2 the state to send. */
+  store(req: Request, _meta: OAuth2Strategy.Metadata | StoreCallback, callback?: StoreCallback): void {
+    const done = (callback ?? _meta) as StoreCallback;
+    this.begin(req).then(
+      (state) => done(null, state),
+      (error: Error) => done(error, undefined),
+    );
+  }
+
+  /** True for exactly one caller: the state exists, belongs to this session and provider, is fresh and unused. */
+  verify(
+    req: Request,
+    state: string,
+    _meta: OAuth2Strategy.Metadata | VerifyCallback,
+    callback?: VerifyCallback,
+  ): void {
+    const done = (callback ?? _meta) as VerifyCallback;
+    this.consume(req, state).then(
+      (ok) => done(null, ok, undefined),
+      (error: Error) => done(error, false, undefined),
+    );
+  }
+
   async begin(req: Request): Promise<string> {
     // Touch the session so express-session saves it and sets the cookie the callback will bring back.
     req.session.connectStartedAt = this.clock.now();
@@ -47,7 +76,6 @@ export class TransactionStore {
     return state;
   }
 
-  /** True for exactly one caller: the state exists, belongs to this session, is fresh and unused. */
   async consume(req: Request, state: string): Promise<boolean> {
     const now = this.clock.now();
     const result = await this.db

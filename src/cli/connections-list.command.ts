@@ -1,4 +1,3 @@
-import { toConnection } from '../connections/connections.service';
 import type { CliCommand } from './cli-command';
 import { isoMinute, relativeTo, table } from './format';
 
@@ -6,12 +5,11 @@ export const connectionsListCommand: CliCommand = {
   name: 'connections list',
   summary: 'list every connection with its state, expiry and next planned action',
   usage: 'connections list [--json]',
+  options: { json: { type: 'boolean' } },
   async run({ container, args, out }) {
-    const { db, clock, config } = container;
-    const now = clock.now();
-    const rows = await db.selectFrom('connections').selectAll().orderBy('connected_at').execute();
-    const connections = rows.map((row) => toConnection(row, config.lifecycle));
-    if (args.includes('--json')) {
+    const now = container.clock.now();
+    const connections = await container.connections.listAll();
+    if (args.values.json === true) {
       out.write(
         `${JSON.stringify(
           connections.map(({ tokenFingerprint: _f, ...c }) => c),
@@ -23,14 +21,15 @@ export const connectionsListCommand: CliCommand = {
     }
     out.write(
       table(
-        ['id', 'username', 'instagram id', 'status', 'token expires', 'last check', 'next'],
+        ['id', 'provider', 'username', 'account id', 'status', 'token expires', 'last check', 'next'],
         connections.map((c) => [
           c.id,
-          `@${c.username}`,
-          c.igUserId,
+          c.provider,
+          `@${c.profile.username}`,
+          c.accountId,
           c.status === 'active' ? 'active' : `needs_reconnect (${c.statusReason ?? '?'})`,
-          `${isoMinute(c.tokenExpiresAt.getTime())} (${relativeTo(now, c.tokenExpiresAt.getTime())})`,
-          c.lastValidatedAt ? `${c.lastValidationOutcome ?? '?'} ${relativeTo(now, c.lastValidatedAt.getTime())}` : '-',
+          c.tokenExpiresAt === null ? 'never' : `${isoMinute(c.tokenExpiresAt)} (${relativeTo(now, c.tokenExpiresAt)})`,
+          c.lastValidatedAt !== null ? `${c.lastValidationOutcome ?? '?'} ${relativeTo(now, c.lastValidatedAt)}` : '-',
           c.nextAction.kind === 'none'
             ? 'reconnect needed'
             : `${c.nextAction.kind} ${relativeTo(now, c.nextAction.at)}`,

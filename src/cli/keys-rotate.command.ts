@@ -1,5 +1,5 @@
-import { countRowsOnOldKeys, describeKeyUsage, keyUsage, rotateTokenKeys } from '../connections/key-rotation.service';
-import type { CliCommand } from './cli-command';
+import { countRowsOnOldKeys, describeKeyUsage, keyUsage, rotateTokenKeys } from '../connections/key-rotation';
+import { type CliCommand, stringFlag } from './cli-command';
 import { createProgress } from './progress';
 
 const DEFAULT_BATCH_SIZE = 100;
@@ -12,15 +12,16 @@ export const keysRotateCommand: CliCommand = {
   name: 'keys rotate',
   summary: 're-encrypt every stored token under the current (first) key of TOKEN_ENCRYPTION_KEYS',
   usage: 'keys rotate [--batch-size N]',
+  options: { 'batch-size': { type: 'string' } },
   async run({ container, args, out, err }) {
-    const batchSize = parseBatchSize(args);
+    const batchSize = parseBatchSize(stringFlag(args, 'batch-size'));
     if (batchSize === undefined) {
       err.write('--batch-size must be a whole number from 1 to 10000\n');
       return 2;
     }
-    const { db, cipher } = container;
-    const total = await countRowsOnOldKeys(db, cipher);
-    out.write(`${total} token${total === 1 ? '' : 's'} to move onto key ${cipher.currentKeyId}\n`);
+    const { db, vault, connections } = container;
+    const total = await countRowsOnOldKeys({ db, vault });
+    out.write(`${total} token${total === 1 ? '' : 's'} to move onto key ${vault.currentKeyId}\n`);
     const progress = createProgress({ total, label: 'keys rotate', stream: err });
     const controller = new AbortController();
     const stop = () => controller.abort();
@@ -29,7 +30,7 @@ export const keysRotateCommand: CliCommand = {
     let result;
     try {
       result = await rotateTokenKeys(
-        { db, cipher },
+        { db, vault, connections },
         { batchSize, signal: controller.signal, onBatch: (n) => progress.tick(n) },
       );
     } finally {
@@ -39,7 +40,7 @@ export const keysRotateCommand: CliCommand = {
     if (!result.interrupted) progress.done();
 
     out.write(`rotated ${result.rotated}; changed by the app meanwhile ${result.changedMeanwhile}\n`);
-    const usage = await keyUsage(db, cipher);
+    const usage = await keyUsage({ db, vault });
     const remaining = usage.filter((u) => !u.current).reduce((sum, u) => sum + u.rows, 0);
     out.write(`rows per key id:\n${describeKeyUsage(usage).join('\n')}\n`);
     out.write(`${remaining} row${remaining === 1 ? '' : 's'} remain on old keys\n`);
@@ -53,10 +54,8 @@ export const keysRotateCommand: CliCommand = {
   },
 };
 
-function parseBatchSize(args: string[]): number | undefined {
-  const index = args.indexOf('--batch-size');
-  if (index === -1) return DEFAULT_BATCH_SIZE;
-  const value = args[index + 1] ?? '';
+function parseBatchSize(value: string | undefined): number | undefined {
+  if (value === undefined) return DEFAULT_BATCH_SIZE;
   if (!/^\d+$/.test(value)) return undefined;
   const n = Number(value);
   return n >= 1 && n <= 10000 ? n : undefined;

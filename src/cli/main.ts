@@ -1,6 +1,14 @@
 import { createContainer } from '../main/container';
 import { exitOnStartupError, loadRuntimeConfig } from '../main/boot';
-import type { CliCommand, StandaloneCliCommand } from './cli-command';
+import {
+  type CliArgs,
+  type CliCommand,
+  CliUsageError,
+  parseCommandArgs,
+  type StandaloneCliCommand,
+  usageLine,
+} from './cli-command';
+import { apiKeysCreateCommand, apiKeysListCommand, apiKeysRevokeCommand } from './api-keys.command';
 import { connectionsListCommand } from './connections-list.command';
 import { doctorCommand } from './doctor.command';
 import { keysRotateCommand } from './keys-rotate.command';
@@ -18,6 +26,9 @@ export const COMMANDS: (CliCommand | StandaloneCliCommand)[] = [
   scheduleCommand,
   keysRotateCommand,
   keysStatusCommand,
+  apiKeysCreateCommand,
+  apiKeysListCommand,
+  apiKeysRevokeCommand,
   doctorCommand,
 ];
 
@@ -47,8 +58,17 @@ async function main(argv: string[]): Promise<number> {
     (asked ? process.stdout : process.stderr).write(help());
     return asked ? 0 : 2;
   }
+  let args: CliArgs;
+  try {
+    args = parseCommandArgs(found.command, found.args);
+  } catch (error) {
+    if (!(error instanceof CliUsageError)) throw error;
+    // Refused before any configuration is read or any database opened: nothing has run.
+    process.stderr.write(`${found.command.name}: ${error.message}\n${usageLine(found.command)}\n`);
+    return 2;
+  }
   if ('standalone' in found.command) {
-    return found.command.run({ args: found.args, out: process.stdout, err: process.stderr });
+    return found.command.run({ args, out: process.stdout, err: process.stderr });
   }
   const { config } = loadRuntimeConfig();
   const container = await createContainer({
@@ -56,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
     logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel,
   });
   try {
-    return await found.command.run({ container, args: found.args, out: process.stdout, err: process.stderr });
+    return await found.command.run({ container, args, out: process.stdout, err: process.stderr });
   } finally {
     await container.close();
   }

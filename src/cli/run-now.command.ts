@@ -1,5 +1,5 @@
 import { isAppError } from '../shared/errors';
-import type { CliCommand, CliContext } from './cli-command';
+import { type CliCommand, type CliContext, usageLine } from './cli-command';
 import { createProgress } from './progress';
 
 /**
@@ -12,21 +12,23 @@ function runNowCommand(kind: 'refresh' | 'validate'): CliCommand {
     name: kind,
     summary: `${kind} one connection or all active ones now`,
     usage: `${kind} <connection id | @username | instagram id> | --all`,
+    options: { all: { type: 'boolean' } },
+    maxPositionals: 1,
     async run(context: CliContext) {
       const { container, args, out, err } = context;
-      const target = args[0];
-      if (!target) {
-        err.write(`usage: npm run cli -- ${this.usage}\n`);
+      const [named] = args.positionals;
+      // Exactly one of a connection or --all.
+      if (args.values.all === true ? named !== undefined : !named) {
+        err.write(`${usageLine(this)}\n`);
         return 2;
       }
-      let query = container.db.selectFrom('connections').select(['id', 'username']).where('status', '=', 'active');
-      if (target !== '--all') {
-        const username = target.startsWith('@') ? target.slice(1) : target;
-        query = query.where((eb) =>
-          eb.or([eb('id', '=', target), eb('ig_user_id', '=', target), eb('username', '=', username)]),
-        );
-      }
-      const targets = await query.orderBy('connected_at').execute();
+      const target = named ?? '--all';
+      const username = target.startsWith('@') ? target.slice(1) : target;
+      const targets = (await container.connections.listAll()).filter(
+        (c) =>
+          c.status === 'active' &&
+          (target === '--all' || c.id === target || c.accountId === target || c.profile.username === username),
+      );
       if (targets.length === 0) {
         err.write(`no active connection matches "${target}"\n`);
         return 1;
@@ -44,7 +46,7 @@ function runNowCommand(kind: 'refresh' | 'validate'): CliCommand {
             outcome = error.code.toLowerCase();
           }
           summary[outcome] = (summary[outcome] ?? 0) + 1;
-          if (targets.length === 1) out.write(`@${next.username}: ${outcome}\n`);
+          if (targets.length === 1) out.write(`@${next.profile.username}: ${outcome}\n`);
           progress.tick();
         }
       };

@@ -1,15 +1,16 @@
-import { decide, lifecycleState, planNext } from '../lifecycle/lifecycle-policy';
-import type { CliCommand } from './cli-command';
+import { decide } from '../lifecycle/lifecycle-policy';
+import { type CliCommand, stringFlag } from './cli-command';
 import { isoMinute, relativeTo, table } from './format';
 
 export const scheduleCommand: CliCommand = {
   name: 'schedule',
   summary: 'show what the keeper will do next, soonest first',
   usage: 'schedule [--limit N]',
+  options: { limit: { type: 'string' } },
   async run({ container, args, out }) {
     const { db, clock, config } = container;
-    const limitIndex = args.indexOf('--limit');
-    const limit = limitIndex >= 0 ? Number(args[limitIndex + 1]) : 20;
+    const limitText = stringFlag(args, 'limit');
+    const limit = limitText === undefined ? 20 : Number(limitText);
     if (!Number.isInteger(limit) || limit < 1) {
       out.write('--limit takes a whole number\n');
       return 2;
@@ -34,12 +35,14 @@ export const scheduleCommand: CliCommand = {
       table(
         ['when', '', 'action', 'username', 'id'],
         rows.map((row) => {
-          const state = lifecycleState(row);
-          const plan = planNext(state, config.lifecycle);
+          const connection = container.connections.toConnection(row);
+          const plan = connection.nextAction;
           const at = plan.kind === 'none' ? Number(row.next_action_at) : plan.at;
           // A due row shows what the keeper will actually do first, which may not be the earliest plan.
-          const due = decide(state, now, config.lifecycle);
-          return [isoMinute(at), relativeTo(now, at), due === 'wait' ? plan.kind : due, `@${row.username}`, row.id];
+          const provider = container.providers.find(connection.provider);
+          const due = provider ? decide(connection, now, provider.tokens, config.lifecycle) : 'wait';
+          const label = due === 'wait' ? plan.kind : due;
+          return [isoMinute(at), relativeTo(now, at), label, `@${connection.profile.username}`, row.id];
         }),
       ),
     );

@@ -15,9 +15,10 @@ export interface TimeText {
 
 export interface ConnectionCard extends Connection {
   health: ConnectionHealth;
-  /** Only the person can fix it: Instagram must be asked again. */
+  /** Only the person can fix it: the provider must be asked again. */
   needsYou: boolean;
-  expires: TimeText;
+  /** null for a token that never expires. */
+  expires: TimeText | null;
   connected: TimeText;
   tokenIssued: TimeText;
   lastRefreshed: TimeText | null;
@@ -31,35 +32,38 @@ export interface StatusPage {
   needingYou: ConnectionCard[];
 }
 
-function timeText(date: Date, now: Date): TimeText {
+function timeText(epochMs: number, now: Date): TimeText {
+  const date = new Date(epochMs);
   return { iso: date.toISOString(), relative: relativeTime(date, now), absolute: absoluteTime(date) };
 }
+
+const timeOrNull = (epochMs: number | null, now: Date) => (epochMs === null ? null : timeText(epochMs, now));
 
 /** A token past its expiry cannot work whatever the stored status says, so it counts as needing the person. */
 export function healthOf(connection: Connection, now: Date): ConnectionHealth {
   if (connection.status === 'needs_reconnect') return 'needs_reconnect';
-  if (connection.tokenExpiresAt.getTime() <= now.getTime()) return 'expired';
+  if (connection.tokenExpiresAt !== null && connection.tokenExpiresAt <= now.getTime()) return 'expired';
   return 'healthy';
 }
 
 export function presentStatusPage(connections: Connection[], now: Date): StatusPage {
-  const cards = connections.map((connection) => {
+  const cards = connections.map((connection): ConnectionCard => {
     const health = healthOf(connection, now);
     return {
       ...connection,
       health,
       needsYou: health !== 'healthy',
-      expires: timeText(connection.tokenExpiresAt, now),
+      expires: timeOrNull(connection.tokenExpiresAt, now),
       connected: timeText(connection.connectedAt, now),
       tokenIssued: timeText(connection.tokenIssuedAt, now),
-      lastRefreshed: connection.lastRefreshedAt ? timeText(connection.lastRefreshedAt, now) : null,
-      lastValidated: connection.lastValidatedAt ? timeText(connection.lastValidatedAt, now) : null,
+      lastRefreshed: timeOrNull(connection.lastRefreshedAt, now),
+      lastValidated: timeOrNull(connection.lastValidatedAt, now),
       next:
         connection.nextAction.kind === 'none' || health !== 'healthy'
           ? null
           : {
               kind: connection.nextAction.kind,
-              when: timeText(new Date(connection.nextAction.at), now),
+              when: timeText(connection.nextAction.at, now),
               // Due already: the keeper takes it on its next sweep.
               due: connection.nextAction.at <= now.getTime(),
             },

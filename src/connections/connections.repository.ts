@@ -1,41 +1,264 @@
-import type { Insertable, Kysely, Transaction, Updateable } from 'kysely';
-import type { Database } from '../db/database';
-import type { ConnectionRow, ConnectionsTable } from './connections.table';
+import type { ExpressionBuilder, Insertable, Kysely, Transaction, Updateable } from 'kysely';
+import type { ConnectionRow, ConnectionStatus, ConnectionsTable, Database } from '../db/schema';
 
-/** Row access only; the db handle (or a transaction) is always the first argument. */
-type Db = Kysely<Database> | Transaction<Database>;
+/**
+ * Row access only; the db handle (or a transaction) is always the first argument. Writes are called by
+ * ConnectionsService alone, the one writer of connection rows (CONTEXT.md).
+ */
+export type Db = Kysely<Database> | Transaction<Database>;
 
-export function findConnectionByIgUserId(
+export function findById(db: Db, id: string): Promise<ConnectionRow | undefined> {
+  return db.selectFrom('connections').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function findOwned(
   db: Db,
-  provider: string,
-  igUserId: string,
+  owner: { userId: string; provider: string; accountId: string },
 ): Promise<ConnectionRow | undefined> {
   return db
     .selectFrom('connections')
     .selectAll()
-    .where('provider', '=', provider)
-    .where('ig_user_id', '=', igUserId)
+    .where('user_id', '=', owner.userId)
+    .where('provider', '=', owner.provider)
+    .where('account_id', '=', owner.accountId)
     .executeTakeFirst();
 }
 
-export function listConnectionsOfUser(db: Db, userId: string): Promise<ConnectionRow[]> {
+export function listOfUser(db: Db, userId: string): Promise<ConnectionRow[]> {
   return db.selectFrom('connections').selectAll().where('user_id', '=', userId).orderBy('connected_at').execute();
 }
 
-export async function insertConnection(db: Db, row: Insertable<ConnectionsTable>): Promise<void> {
+export function findByIds(db: Db, ids: string[]): Promise<ConnectionRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db.selectFrom('connections').selectAll().where('id', 'in', ids).execute();
+}
+
+/** Connections in id order after `after`, optionally of one end user or status (the API's list). */
+export function listPage(
+  db: Db,
+  filter: { endUserId?: string; status?: ConnectionStatus; limit: number; after?: string },
+): Promise<ConnectionRow[]> {
+  return db
+    .selectFrom('connections')
+    .selectAll()
+    .$if(filter.endUserId !== undefined, (q) => q.where('end_user_id', '=', filter.endUserId as string))
+    .$if(filter.status !== undefined, (q) => q.where('status', '=', filter.status as ConnectionStatus))
+    .$if(filter.after !== undefined, (q) => q.where('id', '>', filter.after as string))
+    .orderBy('id')
+    .limit(filter.limit)
+    .execute();
+}
+
+/** Marks an active connection `needs_reconnect`; false when it was not active (or is gone). */
+export async function markNeedsReconnect(
+  db: Db,
+  id: string,
+  change: { reason: string; detail: string | null; now: number },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('connections')
+    .set({
+      status: 'needs_reconnect',
+      status_reason: change.reason,
+      last_error: change.detail,
+      updated_at: change.now,
+      next_action_at: null,
+    })
+    .where('id', '=', id)
+    .where('status', '=', 'active')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export function listAll(db: Db): Promise<ConnectionRow[]> {
+  return db.selectFrom('connections').selectAll().orderBy('connected_at').orderBy('id').execute();
+}
+
+export async function insertRow(db: Db, row: Insertable<ConnectionsTable>): Promise<void> {
   await db.insertInto('connections').values(row).execute();
 }
 
-export async function updateConnection(db: Db, id: string, patch: Updateable<ConnectionsTable>): Promise<void> {
+export async function updateRow(db: Db, id: string, patch: Updateable<ConnectionsTable>): Promise<void> {
   await db.updateTable('connections').set(patch).where('id', '=', id).execute();
 }
 
 /** Deletes one connection (and so its token) if it belongs to the user; returns how many rows went. */
-export async function deleteConnectionOfUser(db: Db, id: string, userId: string): Promise<number> {
-  const result = await db
-    .deleteFrom('connections')
-    .where('id', '=', id)
-    .where('user_id', '=', userId)
+/**
+ * Connections of one provider whose account id or subject id is `identity` (which of the two a
+ * provider's callback names is the provider's business; both are exact strings). With `issuedBefore`,
+ * only tokens issued before that instant.
+ */
+export function findByIdentity(
+  db: Db,
+  provider: string,
+  identity: string,
+  issuedBefore?: number,
+): Promise<Pick<ConnectionRow, 'id' | 'user_id'>[]> {
+  return db
+    .selectFrom('connections')
+    .select(['id', 'user_id'])
+    .where('provider', '=', provider)
+    .where((eb) => eb.or([eb('account_id', '=', identity), eb('subject_id', '=', identity)]))
+    .$if(issuedBefore !== undefined, (q) => q.where('token_issued_at', '<', issuedBefore as number))
+    .execute();
+}
+
+export async function deleteByIds(db: Db, ids: string[]): Promise<void> {
+  if (ids.length > 0) await db.deleteFrom('connections').where('id', 'in', ids).execute();
+}
+
+export async function userHasConnections(db: Db, userId: string): Promise<boolean> {
+  const row = await db.selectFrom('connections').select('id').where('user_id', '=', userId).executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Leases: a keeper claims due connections by writing its owner id and a lease expiry in the same
+ * statement that checks nobody else holds them. The outer WHERE repeats the lease check so that on
+ * PostgreSQL, where a concurrent claimer waits on the row lock and then re-evaluates the WHERE against
+ * the committed row, the second claimer skips rows the first one took. SQLite has one writer at a time.
+ * Every write of a result is conditioned on still owning the lease, so a keeper whose lease lapsed (it
+ * stalled, or died) can never overwrite the work of the keeper that took over (ADR 0005).
+ */
+const leaseFree = (now: number) => (eb: ExpressionBuilder<Database, 'connections'>) =>
+  eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]);
+
+export async function claimDue(
+  db: Kysely<Database>,
+  options: { owner: string; now: number; leaseMs: number; limit: number },
+): Promise<ConnectionRow[]> {
+  const { owner, now, leaseMs, limit } = options;
+  // On PostgreSQL a claim that raced another one waits for its row locks, re-checks them, and can come
+  // back empty although other due rows are free (its subquery picked the rows the winner took). Empty
+  // must mean "nothing is due", so an empty claim is retried while free due rows remain.
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const rows = await db
+      .updateTable('connections')
+      .set({ lease_owner: owner, lease_until: now + leaseMs })
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('connections')
+          .select('id')
+          .where('next_action_at', '<=', now)
+          .where(leaseFree(now))
+          .orderBy('next_action_at')
+          .limit(limit),
+      )
+      .where('next_action_at', '<=', now)
+      .where(leaseFree(now))
+      .returningAll()
+      .execute();
+    if (rows.length > 0) return rows;
+    const waiting = await db
+      .selectFrom('connections')
+      .select('id')
+      .where('next_action_at', '<=', now)
+      .where(leaseFree(now))
+      .limit(1)
+      .executeTakeFirst();
+    if (!waiting) return [];
+  }
+  return [];
+}
+
+export function claimOne(
+  db: Kysely<Database>,
+  options: { id: string; userId?: string; owner: string; now: number; leaseMs: number },
+): Promise<ConnectionRow | undefined> {
+  return db
+    .updateTable('connections')
+    .set({ lease_owner: options.owner, lease_until: options.now + options.leaseMs })
+    .where('id', '=', options.id)
+    .where(leaseFree(options.now))
+    .$if(options.userId !== undefined, (q) => q.where('user_id', '=', options.userId as string))
+    .returningAll()
     .executeTakeFirst();
-  return Number(result.numDeletedRows);
+}
+
+/** Writes a result and releases the lease, only if `owner` still holds it. Returns whether it did. */
+export async function finishLeased(
+  db: Db,
+  id: string,
+  owner: string,
+  patch: Updateable<ConnectionsTable>,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('connections')
+    .set({ ...patch, lease_owner: null, lease_until: null })
+    .where('id', '=', id)
+    .where('lease_owner', '=', owner)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function releaseLeases(db: Db, ids: string[], owner: string): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable('connections')
+    .set({ lease_owner: null, lease_until: null })
+    .where('id', 'in', ids)
+    .where('lease_owner', '=', owner)
+    .execute();
+}
+
+export interface SealedRow {
+  id: string;
+  token_key_id: string;
+  token_ciphertext: string;
+}
+
+/** Rows whose token is sealed under another key than `keyId`, after `afterId`, in id order. */
+export function rowsOnOtherKeys(db: Db, keyId: string, afterId: string, limit: number): Promise<SealedRow[]> {
+  return db
+    .selectFrom('connections')
+    .select(['id', 'token_key_id', 'token_ciphertext'])
+    .where('token_key_id', '!=', keyId)
+    .where('id', '>', afterId)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+export function sealedRowsAfter(db: Db, afterId: string, limit: number): Promise<SealedRow[]> {
+  return db
+    .selectFrom('connections')
+    .select(['id', 'token_key_id', 'token_ciphertext'])
+    .where('id', '>', afterId)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+/** Replaces a sealed token only where the row still holds exactly the ciphertext it was read with. */
+export async function replaceSealed(
+  db: Db,
+  row: SealedRow,
+  sealed: { token_ciphertext: string; token_key_id: string },
+): Promise<boolean> {
+  const updated = await db
+    .updateTable('connections')
+    .set(sealed)
+    .where('id', '=', row.id)
+    .where('token_key_id', '=', row.token_key_id)
+    .where('token_ciphertext', '=', row.token_ciphertext)
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) === 1;
+}
+
+export async function rowsPerKey(db: Db): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('connections')
+    .select(['token_key_id', (eb) => eb.fn.countAll<number | string>().as('rows')])
+    .groupBy('token_key_id')
+    .execute();
+  return new Map(rows.map((r) => [r.token_key_id, Number(r.rows)]));
+}
+
+export async function countOnOtherKeys(db: Db, keyId: string): Promise<number> {
+  const row = await db
+    .selectFrom('connections')
+    .select((eb) => eb.fn.countAll<number | string>().as('rows'))
+    .where('token_key_id', '!=', keyId)
+    .executeTakeFirstOrThrow();
+  return Number(row.rows);
 }

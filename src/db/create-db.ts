@@ -4,9 +4,9 @@ import SQLite from 'better-sqlite3';
 import { type DatabaseConnection, type Dialect, type Driver, Kysely, PostgresDialect } from 'kysely';
 import { Pool, types as pgTypes } from 'pg';
 import type { DatabaseConfig } from '../config/config';
-import type { Database } from './database';
 import { registerWriteHealth, WriteHealth } from './database-health';
 import { DEFAULT_LOCK_WAIT_MS } from './database-retry';
+import type { Database } from './schema';
 import { LockAwareSqliteDialect } from './sqlite-driver';
 
 /** PostgreSQL's type id of int8 (bigint), the type of every epoch-millisecond column and of count(*). */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Database } from './database';
+import type { Database } from './schema';
 import { databaseErrorCode, isDatabaseUnavailable } from './database-errors';
 import { withDatabaseDeadline } from './database-retry';
 import { pingDatabase } from './migrate';

@@ -1,14 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
+import type { Kysely } from 'kysely';
 import { pinoHttp } from 'pino-http';
+import { apiErrorHandler, apiNotFound } from '../api/api-errors';
+import { createApiRouter } from '../api/api.routes';
 import { createAuthRouter } from '../auth/auth.routes';
 import { createPassport } from '../auth/passport';
-import { createConnectionsRouter } from '../connections/connections.routes';
-import { createWebhooksRouter } from '../webhooks/webhooks.routes';
+import type { Config } from '../config/config';
 import { reliabilityOf } from '../config/reliability-config';
-import type { Container } from '../main/container';
+import { createConnectionsRouter } from '../connections/connections.routes';
+import type { ConnectionsService } from '../connections/connections.service';
+import type { Database } from '../db/schema';
+import { createLifecycleRouter } from '../lifecycle/lifecycle.routes';
+import type { LifecycleService } from '../lifecycle/lifecycle.service';
+import type { ProviderRegistry } from '../providers/registry';
+import type { Clock } from '../shared/clock';
+import type { HttpClient } from '../shared/http-client';
+import type { Logger } from '../shared/logger';
 import { PROJECT_ROOT } from '../shared/project-root';
+import { createWebhooksRouter } from '../webhooks/webhooks.routes';
+import type { WebhooksService } from '../webhooks/webhooks.service';
+import { csrfToken, requireCsrf } from './csrf';
 import { errorHandler, notFound } from './error-handler';
 import { createHealthRouter } from './health.routes';
 import { createRateLimiter } from './rate-limit';
@@ -18,16 +31,31 @@ import { httpsRedirect, warnOnUntrustedProxy } from './transport-security';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
-/** Builds the Express app from the container. It never listens: only src/main/web.ts does. */
-export function createApp(container: Container): Express {
-  const { config, db, logger, clock } = container;
+/** Exactly what the web app needs, built by the composition root (src/main/container.ts). */
+export interface AppDeps {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  db: Kysely<Database>;
+  http: HttpClient;
+  providers: ProviderRegistry;
+  connections: ConnectionsService;
+  lifecycle: LifecycleService;
+  webhooks: WebhooksService;
+  /** The built-in sandbox, mounted only in development and tests when a provider runs against it. */
+  sandbox?: { basePath: string; router: RequestHandler };
+}
+
+/** Builds the Express app. It never listens: only src/main/web.ts does. */
+export function createApp(deps: AppDeps): Express {
+  const { config, db, logger, clock, providers } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
   app.set('views', join(PROJECT_ROOT, 'views'));
   app.set('view engine', 'ejs');
   app.locals.appName = 'igconnect';
-  app.locals.sandboxMode = config.instagram.mode === 'sandbox';
+  app.locals.sandboxMode = deps.sandbox !== undefined;
 
   app.use(
     pinoHttp({
@@ -54,7 +82,23 @@ export function createApp(container: Container): Express {
   app.use(httpsRedirect(config));
   app.use('/public', express.static(join(PROJECT_ROOT, 'public'), { index: false, maxAge: '1h' }));
   app.use(createHealthRouter(db));
-  if (container.sandbox) app.use(container.sandboxBasePath, container.sandbox.router);
+  if (deps.sandbox) app.use(deps.sandbox.basePath, deps.sandbox.router);
+
+  // The deployer's API: before sessions and CSRF, so no cookie ever authenticates it; JSON only.
+  const perMinute = createRateLimiter({ db, clock, windowMs: 60_000 });
+  app.use(
+    '/api/v1',
+    createApiRouter({
+      db,
+      clock,
+      logger,
+      publicUrl: config.publicUrl,
+      settings: config.api,
+      connections: deps.connections,
+      rateLimit: (limit, clientOf) => perMinute('api', limit, 'page', (_req, res) => clientOf(res)),
+    }),
+  );
+  app.use('/api', apiNotFound, apiErrorHandler(logger));
 
   // Before sessions, so a refused request creates nothing. Webhook routes must be mounted after this.
   const rateLimit = createRateLimiter({
@@ -63,39 +107,37 @@ export function createApp(container: Container): Express {
     windowMs: config.rateLimits.windowMs,
     grouping: reliabilityOf(config).reliability.rateLimits,
   });
-  const providerId = container.provider.id;
-  app.get(`/auth/${providerId}`, rateLimit('auth-start', config.rateLimits.authStart, 'page'));
-  app.get(`/auth/${providerId}/callback`, rateLimit('auth-callback', config.rateLimits.authCallback, 'page'));
+  for (const { id } of providers.all()) {
+    app.get(`/auth/${id}`, rateLimit('auth-start', config.rateLimits.authStart, 'page'));
+    app.get(`/auth/${id}/callback`, rateLimit('auth-callback', config.rateLimits.authCallback, 'page'));
+  }
   app.use('/webhooks', rateLimit('webhooks', config.rateLimits.webhooks, 'json'));
   // Meta's callbacks: after their rate limit, before sessions (a callback never creates a session).
   app.use(
     createWebhooksRouter({
-      webhooks: container.webhooks,
+      webhooks: deps.webhooks,
       clock,
-      appSecret: config.instagram.appSecret,
+      receivers: providers
+        .all()
+        .filter((p) => p.callbackSecrets.length > 0)
+        .map((p) => ({ provider: p.id, secrets: p.callbackSecrets })),
       maxAgeMs: config.lifecycle.webhookMaxAgeMs,
     }),
   );
 
-  const passport = createPassport(container);
+  const passport = createPassport({ db, clock, providers, http: deps.http, connections: deps.connections });
   app.use(createSessionMiddleware(config, db, clock));
   app.use(passport.initialize());
   app.use(passport.session());
 
+  const forms = { token: csrfToken, check: requireCsrf(new URL(config.publicUrl).origin) };
   app.get('/', async (req, res) => {
-    const connections = req.user ? await container.connections.listForUser(req.user.id) : [];
+    const connections = req.user ? await deps.connections.listForUser(req.user.id) : [];
     res.render('home', { signedIn: req.user !== undefined, connectionCount: connections.length });
   });
-  app.use(createAuthRouter(passport, container.provider.id, clock));
-  app.use(
-    createConnectionsRouter({
-      connections: container.connections,
-      lifecycle: container.lifecycle,
-      clock,
-      publicOrigin: new URL(config.publicUrl).origin,
-      scopes: config.instagram.scopes,
-    }),
-  );
+  app.use(createAuthRouter(passport, providers, clock));
+  app.use(createConnectionsRouter({ connections: deps.connections, clock, forms }));
+  app.use(createLifecycleRouter({ lifecycle: deps.lifecycle, forms }));
 
   app.use(notFound());
   app.use(errorHandler(logger));

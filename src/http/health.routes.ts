@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
 import { checkReadiness } from '../db/database-health';
-import type { Database } from '../db/database';
+import type { Database } from '../db/schema';
 
 /**
  * /healthz: the process answers (it never touches the database, so a locked or lost database cannot

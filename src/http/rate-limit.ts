@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, type IncrementResponse, type Options, rateLimit, type Store } from 'express-rate-limit';
 import type { Kysely } from 'kysely';
 import type { RateLimitGrouping } from '../config/reliability-config';
-import type { Database } from '../db/database';
+import type { Database } from '../db/schema';
 import type { Clock } from '../shared/clock';
 import { AppError } from '../shared/errors';
 
@@ -122,13 +122,19 @@ export function createRateLimiter(deps: RateLimiterDeps) {
     group: string,
     limit: number,
     answer: RateLimitAnswer,
-    scope: 'browser' | 'address',
+    scope: 'browser' | 'address' | 'client',
+    clientOf?: (req: Request, res: Response) => string,
   ): RequestHandler {
     return rateLimit({
       windowMs: deps.windowMs,
       limit,
       store: new DatabaseStore(group, deps, sweep),
-      keyGenerator: (req) => (scope === 'browser' ? `b:${address(req)}|${browser(req)}` : `a:${address(req)}`),
+      keyGenerator: (req, res) =>
+        clientOf
+          ? `c:${clientOf(req, res)}`
+          : scope === 'browser'
+            ? `b:${address(req)}|${browser(req)}`
+            : `a:${address(req)}`,
       // Retry-After is computed below from the injected clock; the draft RateLimit headers are not sent.
       standardHeaders: false,
       legacyHeaders: false,
@@ -156,15 +162,28 @@ export function createRateLimiter(deps: RateLimiterDeps) {
   }
 
   /**
-   * Middlewares allowing `limit` requests per window for each browser in `group`, and `limit` times the
+   * A middleware allowing `limit` requests per window for each browser in `group`, and `limit` times the
    * address factor for each address; 0 allows all. The browser's count comes first, so a browser over
-   * its own allowance does not use up its neighbours' share of the ceiling.
+   * its own allowance does not use up its neighbours' share of the ceiling. When `clientOf` names the
+   * client (the API counts per key), that one count is all.
    */
-  return function rateLimitGroup(group: string, limit: number, answer: RateLimitAnswer): RequestHandler[] {
-    if (limit === 0) return [(_req, _res, next) => next()];
-    return [
+  return function rateLimitGroup(
+    group: string,
+    limit: number,
+    answer: RateLimitAnswer,
+    clientOf?: (req: Request, res: Response) => string,
+  ): RequestHandler {
+    if (limit === 0) return (_req, _res, next) => next();
+    if (clientOf) return limiter(group, limit, answer, 'client', clientOf);
+    return inSequence(
       limiter(group, limit, answer, 'browser'),
       limiter(group, limit * grouping.addressFactor, answer, 'address'),
-    ];
+    );
   };
+}
+
+/** One middleware that runs `first`, then `second` unless `first` answered or failed. */
+function inSequence(first: RequestHandler, second: RequestHandler): RequestHandler {
+  return (req, res, next) =>
+    first(req, res, (error?: unknown) => (error !== undefined ? next(error) : second(req, res, next)));
 }

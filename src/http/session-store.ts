@@ -1,6 +1,6 @@
 import session, { type SessionData } from 'express-session';
 import type { Kysely } from 'kysely';
-import type { Database } from '../db/database';
+import type { Database } from '../db/schema';
 import { type Clock, HOUR } from '../shared/clock';
 
 type Callback = (err?: unknown) => void;

@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import session from 'express-session';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/config';
-import type { Database } from '../db/database';
+import type { Database } from '../db/schema';
 import { type Clock, DAY } from '../shared/clock';
 import { sendError } from './error-handler';
 import { KyselySessionStore } from './session-store';
@@ -48,7 +48,7 @@ export function createSessionMiddleware(config: Config, db: Kysely<Database>, cl
     proxy: config.trustProxy !== false,
     cookie: {
       httpOnly: true,
-      // Lax, not Strict: the callback is a cross-site top-level navigation from instagram.com.
+      // Lax, not Strict: the callback is a cross-site top-level navigation from the provider.
       sameSite: 'lax',
       secure,
       path: '/',

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Kysely } from 'kysely';
 import type { LifecycleConfig } from '../config/config';
-import type { Database } from '../db/database';
+import type { ConnectionsService } from '../connections/connections.service';
 import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';
-import { claimDue, releaseLeases } from './lifecycle.repository';
 import type { LifecycleResult, LifecycleService } from './lifecycle.service';
 
 export interface SweepSummary {
@@ -28,7 +26,7 @@ export class Keeper {
 
   constructor(
     private readonly deps: {
-      db: Kysely<Database>;
+      connections: ConnectionsService;
       lifecycle: LifecycleService;
       clock: Clock;
       logger: Logger;
@@ -74,33 +72,32 @@ export class Keeper {
   }
 
   private async runSweep(onResult?: (result: LifecycleResult) => void): Promise<SweepSummary> {
-    const { db, lifecycle, clock, settings } = this.deps;
+    const { connections, lifecycle, clock, settings } = this.deps;
     const summary: SweepSummary = { claimed: 0, byAction: {}, byOutcome: {} };
     while (!this.stopping) {
-      const rows = await claimDue(db, {
+      const claims = await connections.claimDue({
         owner: this.owner,
         now: clock.now(),
         leaseMs: settings.leaseMs,
         limit: settings.batchSize,
       });
-      if (rows.length === 0) break;
-      summary.claimed += rows.length;
-      const queue = [...rows];
+      if (claims.length === 0) break;
+      summary.claimed += claims.length;
+      const queue = [...claims];
       const worker = async () => {
         while (!this.stopping) {
-          const row = queue.shift();
-          if (!row) break;
-          const result = await lifecycle.process(row, this.owner);
+          const claim = queue.shift();
+          if (!claim) break;
+          const result = await lifecycle.process(claim, this.owner);
           summary.byAction[result.action] = (summary.byAction[result.action] ?? 0) + 1;
           summary.byOutcome[result.outcome] = (summary.byOutcome[result.outcome] ?? 0) + 1;
           onResult?.(result);
         }
       };
-      await Promise.all(Array.from({ length: Math.min(settings.concurrency, rows.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(settings.concurrency, claims.length) }, worker));
       // Stopped mid-batch: hand the unstarted claims back so another keeper need not wait for the lease.
-      await releaseLeases(
-        db,
-        queue.map((r) => r.id),
+      await connections.releaseClaims(
+        queue.map((c) => c.connection.id),
         this.owner,
       );
     }

@@ -1,52 +1,44 @@
 import { createHash } from 'node:crypto';
 import type { LifecycleConfig } from '../config/config';
-import type { ConnectionRow } from '../connections/connections.table';
+import type { PlannedAction, Schedule, ScheduleInput } from '../connections/connections.service';
+import type { TokenPolicy } from '../providers/provider-definition';
+import type { ProviderRegistry } from '../providers/registry';
 import { HOUR, MINUTE } from '../shared/clock';
 
 /**
- * What to do with a connection, and when: pure functions of (connection, now). The keeper, the status
- * page and the CLI all ask these, so they never disagree about the schedule.
+ * What to do with a connection, and when: pure functions of (connection, its provider's token policy,
+ * now). The keeper, the status page and the CLI all ask these, so they never disagree about the schedule.
  *
- * Instagram's rules (../shared/docs/instagram-platform.md): a long-lived token can be refreshed only while
- * it is valid AND at least 24 hours old; an expired token can never be refreshed (the person must connect
- * again). We refresh inside a window before expiry (default 10 days), which leaves many chances to retry.
+ * A token is refreshed inside a window before it expires (default 10 days, which leaves many chances to
+ * retry), never before the provider's minimum age, never after expiry (an expired token cannot be
+ * renewed: the person must connect again), and never at all when the provider cannot renew its tokens.
+ * A token without an expiry is only validated.
  */
-export const MIN_REFRESH_AGE_MS = 24 * HOUR;
-
 export type LifecycleSettings = Pick<LifecycleConfig, 'refreshWindowMs' | 'validateIntervalMs'>;
 
-export interface LifecycleState {
-  id: string;
-  status: 'active' | 'needs_reconnect';
-  tokenIssuedAt: number;
-  tokenExpiresAt: number;
-  lastValidatedAt: number | null;
-  backoffUntil: number | null;
-}
-
-/** The policy's view of a stored connection. */
-export function lifecycleState(row: ConnectionRow): LifecycleState {
-  return {
-    id: row.id,
-    status: row.status,
-    tokenIssuedAt: Number(row.token_issued_at),
-    tokenExpiresAt: Number(row.token_expires_at),
-    lastValidatedAt: row.last_validated_at === null ? null : Number(row.last_validated_at),
-    backoffUntil: row.backoff_until === null ? null : Number(row.backoff_until),
-  };
-}
-
-export type PlannedAction = { kind: 'refresh' | 'validate' | 'expire'; at: number } | { kind: 'none' };
+export type LifecycleState = ScheduleInput;
 
 const PRIORITY = { expire: 0, refresh: 1, validate: 2 } as const;
 type Kind = keyof typeof PRIORITY;
 
 /** Everything planned for this connection, each at its time (backoff applied). */
-function plannedActions(state: LifecycleState, settings: LifecycleSettings): { kind: Kind; at: number }[] {
+function plannedActions(
+  state: LifecycleState,
+  policy: TokenPolicy,
+  settings: LifecycleSettings,
+): { kind: Kind; at: number }[] {
   if (state.status !== 'active') return [];
-  const candidates: { kind: Kind; at: number }[] = [{ kind: 'expire', at: state.tokenExpiresAt }];
-  const refreshAt = Math.max(state.tokenIssuedAt + MIN_REFRESH_AGE_MS, state.tokenExpiresAt - settings.refreshWindowMs);
-  if (refreshAt < state.tokenExpiresAt) candidates.push({ kind: 'refresh', at: refreshAt });
+  const candidates: { kind: Kind; at: number }[] = [];
+  if (state.tokenExpiresAt !== null) {
+    candidates.push({ kind: 'expire', at: state.tokenExpiresAt });
+    if (policy.renewal) {
+      const refreshAt = Math.max(
+        state.tokenIssuedAt + policy.renewal.minAgeMs,
+        state.tokenExpiresAt - settings.refreshWindowMs,
+      );
+      if (refreshAt < state.tokenExpiresAt) candidates.push({ kind: 'refresh', at: refreshAt });
+    }
+  }
   if (settings.validateIntervalMs > 0) {
     const base = state.lastValidatedAt ?? state.tokenIssuedAt;
     candidates.push({
@@ -63,28 +55,57 @@ function plannedActions(state: LifecycleState, settings: LifecycleSettings): { k
 }
 
 /** The earliest thing planned for this connection, ignoring the current time. */
-export function planNext(state: LifecycleState, settings: LifecycleSettings): PlannedAction {
-  const [first] = plannedActions(state, settings).sort((a, b) => a.at - b.at || PRIORITY[a.kind] - PRIORITY[b.kind]);
+export function planNext(state: LifecycleState, policy: TokenPolicy, settings: LifecycleSettings): PlannedAction {
+  const [first] = plannedActions(state, policy, settings).sort(
+    (a, b) => a.at - b.at || PRIORITY[a.kind] - PRIORITY[b.kind],
+  );
   return first ?? { kind: 'none' };
+}
+
+/** The next time a keeper should look at this connection (the indexed `next_action_at`), or null. */
+export function nextActionAt(state: LifecycleState, policy: TokenPolicy, settings: LifecycleSettings): number | null {
+  const next = planNext(state, policy, settings);
+  return next.kind === 'none' ? null : next.at;
 }
 
 /**
  * What to do right now. When several actions are due, expiry beats refresh and refresh beats validation:
  * a refresh renews the token and proves it works, so an overdue check need not run first.
  */
-export function decide(state: LifecycleState, now: number, settings: LifecycleSettings): Kind | 'wait' {
+export function decide(
+  state: LifecycleState,
+  now: number,
+  policy: TokenPolicy,
+  settings: LifecycleSettings,
+): Kind | 'wait' {
   if (state.status !== 'active') return 'wait';
-  if (now >= state.tokenExpiresAt) return 'expire';
-  const [first] = plannedActions(state, settings)
+  if (isExpired(state, now)) return 'expire';
+  const [first] = plannedActions(state, policy, settings)
     .filter((c) => c.at <= now)
     .sort((a, b) => PRIORITY[a.kind] - PRIORITY[b.kind]);
   return first?.kind ?? 'wait';
 }
 
-/** The next time a keeper should look at this connection (the indexed `next_action_at`), or null. */
-export function nextActionAt(state: LifecycleState, settings: LifecycleSettings): number | null {
-  const next = planNext(state, settings);
-  return next.kind === 'none' ? null : next.at;
+export function isExpired(state: Pick<LifecycleState, 'tokenExpiresAt'>, now: number): boolean {
+  return state.tokenExpiresAt !== null && now >= state.tokenExpiresAt;
+}
+
+/** Whether the provider would renew this token now: renewable at all, old enough, not expired. */
+export function renewableNow(state: LifecycleState, now: number, policy: TokenPolicy): boolean {
+  return policy.renewal !== null && !isExpired(state, now) && now - state.tokenIssuedAt >= policy.renewal.minAgeMs;
+}
+
+/**
+ * The schedule of every stored connection, each by its own provider's policy. A connection whose provider
+ * is no longer configured gets no plan: nothing can be done for it until the provider is back.
+ */
+export function createSchedule(providers: ProviderRegistry, settings: LifecycleSettings): Schedule {
+  return {
+    plan(connection) {
+      const provider = providers.find(connection.provider);
+      return provider ? planNext(connection, provider.tokens, settings) : { kind: 'none' };
+    },
+  };
 }
 
 /**
@@ -108,24 +129,8 @@ export function transientBackoffMs(failureCount: number, random: () => number = 
   return Math.round(exponential / 2 + random() * (exponential / 2));
 }
 
-/** Without a usage header, a throttled app waits out Meta's one-hour rolling window. */
+/** A throttled call whose provider named no wait: try again after an hour. */
 export const DEFAULT_THROTTLE_BACKOFF_MS = HOUR;
 
 export type LifecycleOutcome =
   'ok' | 'token_invalid' | 'permission_missing' | 'throttled' | 'unavailable' | 'token_unreadable' | 'expired';
-
-/** Graph error 190 subcodes, in words for the status page. */
-export function reconnectReason(subcode: number | undefined): string {
-  switch (subcode) {
-    case 458:
-      return 'app_removed';
-    case 460:
-      return 'password_changed';
-    case 463:
-      return 'expired';
-    case 467:
-      return 'revoked';
-    default:
-      return 'invalid';
-  }
-}

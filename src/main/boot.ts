@@ -20,7 +20,8 @@ export function inspectRuntimeConfig(): ReturnType<typeof inspectConfig> {
 
 /** Prints a start-up failure without a stack trace and exits non-zero. */
 export function exitOnStartupError(program: string, error: unknown): never {
-  if (error instanceof ConfigError) {
+  // The app's ConfigError, or the standalone sandbox's own: both list every problem in their message.
+  if (error instanceof ConfigError || (error instanceof Error && error.name === 'ConfigError')) {
     process.stderr.write(`${program} cannot start.\n${error.message}\n`);
   } else {
     process.stderr.write(`${program} failed to start: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -1,40 +1,32 @@
-import type { Kysely } from 'kysely';
 import type { DestinationStream } from 'pino';
-import { TransactionStore } from '../auth/transaction-store';
 import { type Config, SANDBOX_BASE_PATH } from '../config/config';
+import { connectionResource } from '../api/connection-resource';
 import { ConnectionsService } from '../connections/connections.service';
+import { TokenVault } from '../connections/token-vault';
 import { createDb, openForMigrations } from '../db/create-db';
-import type { Database } from '../db/database';
+import { EventOutbox } from '../events/outbox';
 import { migrateToLatest, pingDatabase } from '../db/migrate';
+import type { AppDeps } from '../http/create-app';
 import { Keeper } from '../lifecycle/keeper';
+import { createSchedule } from '../lifecycle/lifecycle-policy';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { createInstagramProvider } from '../providers/instagram';
-import type { ProviderDefinition } from '../providers/provider-definition';
-import { createSandbox, type Sandbox } from '../sandbox/sandbox';
+import { ProviderRegistry } from '../providers/registry';
+import { createSandbox, type SandboxControl } from '../sandbox/sandbox';
 import { type Clock, systemClock } from '../shared/clock';
-import { createHttpClient, type HttpClient } from '../shared/http-client';
-import { createLogger, type Logger } from '../shared/logger';
+import { createHttpClient } from '../shared/http-client';
+import { createLogger } from '../shared/logger';
 import { TokenCipher } from '../shared/token-cipher';
 import { WebhooksService } from '../webhooks/webhooks.service';
 
-/** Everything the app and the worker need, built once from the config. The only place that wires. */
-export interface Container {
-  config: Config;
-  clock: Clock;
-  logger: Logger;
-  db: Kysely<Database>;
-  http: HttpClient;
-  provider: ProviderDefinition;
+/** Everything the app, the worker and the CLI need, built once from the config. The only place that wires. */
+export interface Container extends AppDeps {
   cipher: TokenCipher;
-  transactions: TransactionStore;
-  connections: ConnectionsService;
-  lifecycle: LifecycleService;
-  webhooks: WebhooksService;
+  vault: TokenVault;
   /** A new keeper over this container (each has its own lease owner id); nothing starts it here. */
   createKeeper(owner?: string): Keeper;
   /** The built-in fake Instagram, present only when no INSTAGRAM_APP_ID is configured (never in production). */
-  sandbox: Sandbox | undefined;
-  sandboxBasePath: string;
+  sandbox?: AppDeps['sandbox'] & { control: SandboxControl };
   close(): Promise<void>;
 }
 
@@ -59,15 +51,22 @@ export async function createContainer(config: Config, overrides: ContainerOverri
   // The app's own pool (with its deadlines) must work too before anything listens.
   await pingDatabase(db);
 
-  const provider = createInstagramProvider(config.instagram);
+  const instagram = config.providers.instagram;
+  const providers = new ProviderRegistry([createInstagramProvider(instagram)]);
   const cipher = new TokenCipher(config.encryptionKeys);
+  const vault = new TokenVault(cipher);
+  const http = createHttpClient({ timeoutMs: config.httpTimeoutMs, logger });
+  const outbox = new EventOutbox({ clock, present: connectionResource, enabled: config.events !== undefined });
+  const connections = new ConnectionsService(db, vault, clock, createSchedule(providers, config.lifecycle), outbox);
+  const lifecycle = new LifecycleService({ connections, providers, http, clock, logger, settings: config.lifecycle });
+
   const sandbox =
-    config.instagram.mode === 'sandbox'
+    instagram.mode === 'sandbox'
       ? createSandbox({
           clock,
-          clientId: config.instagram.appId,
-          clientSecret: config.instagram.appSecret,
-          redirectUris: [config.instagram.redirectUri],
+          clientId: instagram.appId,
+          clientSecret: instagram.appSecret,
+          redirectUris: [instagram.redirectUri],
           basePath: SANDBOX_BASE_PATH,
           publicUrl: config.publicUrl,
           logger,
@@ -79,24 +78,20 @@ export async function createContainer(config: Config, overrides: ContainerOverri
         })
       : undefined;
 
-  const http = createHttpClient({ timeoutMs: config.httpTimeoutMs, logger });
-  const lifecycle = new LifecycleService({ db, provider, http, cipher, clock, logger, settings: config.lifecycle });
-
   return {
     config,
     clock,
     logger,
     db,
     http,
-    provider,
+    providers,
     cipher,
-    transactions: new TransactionStore(db, clock, provider.id),
-    connections: new ConnectionsService(db, cipher, clock, config.lifecycle),
+    vault,
+    connections,
     lifecycle,
-    webhooks: new WebhooksService(db, clock, config.publicUrl, provider.id),
-    createKeeper: (owner) => new Keeper({ db, lifecycle, clock, logger, settings: config.lifecycle }, owner),
-    sandbox,
-    sandboxBasePath: SANDBOX_BASE_PATH,
+    webhooks: new WebhooksService(db, connections, clock, config.publicUrl),
+    createKeeper: (owner) => new Keeper({ connections, lifecycle, clock, logger, settings: config.lifecycle }, owner),
+    sandbox: sandbox && { basePath: SANDBOX_BASE_PATH, router: sandbox.router, control: sandbox.control },
     close: () => db.destroy(),
   };
 }

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import { type Config, MIN_SESSION_SECRET_LENGTH } from '../config/config';
-import { findUnreadableTokens, keyUsage } from '../connections/key-rotation.service';
-import type { Database } from '../db/database';
+import { findUnreadableTokens, keyUsage } from '../connections/key-rotation';
+import { TokenVault } from '../connections/token-vault';
+import type { Database } from '../db/schema';
 import { pingDatabase } from '../db/migrate';
 import type { Logger } from '../shared/logger';
 import type { TokenCipher } from '../shared/token-cipher';
@@ -69,10 +70,10 @@ function isLocalHost(hostname: string): boolean {
 /** Checks of a configuration that passed validation. Pure: no network, no database. */
 export function deploymentFindings(config: Config): Finding[] {
   const findings: Finding[] = [];
-  const live = config.instagram.mode === 'live';
+  const live = config.providers.instagram.mode === 'live';
   const production = config.env === 'production';
   const publicUrl = new URL(config.publicUrl);
-  const redirect = new URL(config.instagram.redirectUri);
+  const redirect = new URL(config.providers.instagram.redirectUri);
 
   if (redirect.protocol === 'https:') {
     findings.push(ok('redirect-uri-https', 'INSTAGRAM_REDIRECT_URI uses https'));
@@ -116,7 +117,7 @@ export function deploymentFindings(config: Config): Finding[] {
 
   if (!live) {
     findings.push(ok('app-id', 'no INSTAGRAM_APP_ID: the built-in sandbox is used'));
-  } else if (config.instagram.metaAppId !== undefined) {
+  } else if (config.providers.instagram.metaAppId !== undefined) {
     findings.push(ok('app-id', 'INSTAGRAM_APP_ID is numeric and differs from META_APP_ID'));
   } else {
     findings.push({
@@ -131,7 +132,7 @@ export function deploymentFindings(config: Config): Finding[] {
   findings.push(
     ok(
       'scopes',
-      `requesting ${config.instagram.scopes.join(', ')} (Instagram Login scopes only; request the fewest you use)`,
+      `requesting ${config.providers.instagram.scopes.join(', ')} (Instagram Login scopes only; request the fewest you use)`,
     ),
   );
 
@@ -227,6 +228,7 @@ export async function databaseFindings(
   cipher: TokenCipher,
   options: { verifyTokens: boolean },
 ): Promise<Finding[]> {
+  const vault = new TokenVault(cipher);
   try {
     await pingDatabase(db);
   } catch (error) {
@@ -242,7 +244,7 @@ export async function databaseFindings(
   const findings: Finding[] = [ok('database', 'the database answers')];
   let usage;
   try {
-    usage = await keyUsage(db, cipher);
+    usage = await keyUsage({ db, vault });
   } catch {
     findings.push({
       check: 'stored-tokens',
@@ -271,7 +273,7 @@ export async function databaseFindings(
     });
   }
   if (options.verifyTokens) {
-    const unreadable = (await findUnreadableTokens(db, cipher)).filter(
+    const unreadable = (await findUnreadableTokens({ db, vault })).filter(
       (u) => !missing.some((m) => m.keyId === u.keyId),
     );
     if (unreadable.length > 0) {

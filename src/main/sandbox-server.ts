@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import express from 'express';
-import { loadSandboxServerConfig } from '../config/config';
+import { loadSandboxServerConfig } from '../sandbox/sandbox-server-config';
 import { createSandboxAppWithControl } from '../sandbox/sandbox';
 import { createSandboxControlRouter } from '../sandbox/sandbox-control.routes';
 import { OffsetClock } from '../shared/clock';

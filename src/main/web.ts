@@ -35,9 +35,13 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   server.maxConnections = limits.maxConnections;
   server.listen(config.port, () => {
-    const provider = config.instagram.mode === 'sandbox' ? 'built-in Instagram sandbox' : config.instagram.authorizeUrl;
     logger.info(
-      { url: config.publicUrl, provider, database: config.database.kind },
+      {
+        url: config.publicUrl,
+        providers: container.providers.all().map((p) => p.id),
+        sandbox: container.sandbox !== undefined,
+        database: config.database.kind,
+      },
       `igconnect listening on ${config.publicUrl}`,
     );
   });

@@ -1,20 +1,13 @@
 import type { HttpClient } from '../shared/http-client';
 
-/** What the code exchange yields. `userId` is exact (a string), whatever JSON type the provider used. */
-export interface TokenGrant {
-  accessToken: string;
-  userId: string;
-  permissions: string[];
-}
+/**
+ * A login provider as data plus a few named hooks (ADR 0006). The strategy, the connections service and
+ * the keeper never ask which provider they talk to: they take the definition named by a connection's
+ * `provider` from the registry, and every quirk of the provider lives in its definition and its sandbox.
+ */
 
-export interface IssuedToken {
-  accessToken: string;
-  expiresInSeconds: number;
-}
-
-export interface ProviderProfile {
-  appScopedId: string;
-  igUserId: string;
+/** What a connected account looks like to people and to the API; stored as one value. */
+export interface AccountProfile {
   username: string;
   name: string | null;
   accountType: string | null;
@@ -23,26 +16,73 @@ export interface ProviderProfile {
   mediaCount: number | null;
 }
 
-/**
- * A login provider as data plus a few named hooks. The generic strategy and the connection service
- * never ask which provider they are talking to; every quirk lives in the definition.
- */
-export interface ProviderDefinition {
-  id: string;
-  displayName: string;
+/** A token the provider issued. `expiresInSeconds` is null for a token that does not expire. */
+export interface IssuedToken {
+  accessToken: string;
+  expiresInSeconds: number | null;
+}
+
+/** The code exchange's answer: the provider's first token and what it says about who authorized. */
+export interface AuthorizationGrant {
+  accessToken: string;
+  /** The person's app-scoped id when the token response names it (exact digits), else null. */
+  subjectId: string | null;
+  /** Scopes the token response says were granted, or null when it does not say. */
+  grantedScopes: string[] | null;
+}
+
+/** One account an authorization reaches, with the token igconnect keeps for it. */
+export interface AuthorizedAccount {
+  /** The account's id at the provider, exact. */
+  accountId: string;
+  /** The person who authorized, as the provider identifies them to this app. */
+  subjectId: string;
+  profile: AccountProfile;
+  token: IssuedToken;
+  grantedScopes: string[];
+}
+
+/** How a provider's tokens live: whether igconnect can renew one server-side, and from what age. */
+export interface TokenPolicy {
+  /** null: a token cannot be renewed; the person must connect again before it expires. */
+  renewal: { minAgeMs: number } | null;
+}
+
+/** Failures are classified where they are parsed, by the provider that answered (see ProviderFailure). */
+export type { FailureKind, ProviderFailure } from '../shared/errors';
+
+export interface AuthorizationSettings {
   clientId: string;
   clientSecret: string;
   authorizeUrl: string;
   tokenUrl: string;
+  /** Absolute and byte-identical in the authorize and token requests. */
   redirectUri: string;
   scopes: string[];
   scopeSeparator: string;
+}
+
+export interface ProviderDefinition {
+  /** Route segment and stored `provider` value: /auth/<id>, /auth/<id>/callback. */
+  id: string;
+  displayName: string;
+  authorization: AuthorizationSettings;
+  tokens: TokenPolicy;
+  /**
+   * Secrets that may sign Meta's deauthorize and data-deletion callbacks for this provider, in the order
+   * to try, each named for the log (never its value); empty for a provider that sends none.
+   */
+  callbackSecrets: { name: string; secret: string }[];
   /** Extra query parameters for the authorize URL. */
   authorizationParams(options: { forceReauth: boolean }): Record<string, string>;
   /** Authorization code → the provider's first token. */
-  exchangeCode(http: HttpClient, code: string): Promise<TokenGrant>;
-  /** First token → the token we keep (for Instagram, the 60-day long-lived token). */
-  exchangeForLongLived(http: HttpClient, accessToken: string): Promise<IssuedToken>;
+  exchangeCode(http: HttpClient, code: string): Promise<AuthorizationGrant>;
+  /** The accounts this grant reaches, each with the token to keep (one for Instagram Login). */
+  fetchAccounts(http: HttpClient, grant: AuthorizationGrant): Promise<AuthorizedAccount[]>;
+  /** Whether an account really belongs to the person the grant was issued to. */
+  identityMatches(grant: AuthorizationGrant, account: AuthorizedAccount): boolean;
+  /** A stored token → a renewed one (only called when `tokens.renewal` allows it). */
   refresh(http: HttpClient, accessToken: string): Promise<IssuedToken>;
-  fetchProfile(http: HttpClient, accessToken: string): Promise<ProviderProfile>;
+  /** Checks a stored token by reading the account's profile with it. */
+  fetchProfile(http: HttpClient, accessToken: string, accountId: string): Promise<AccountProfile>;
 }

@@ -19,7 +19,7 @@ export type SandboxProfileUpdate = Partial<Omit<SandboxAccount, 'appScopedId' | 
 /**
  * Built-in professional accounts. Every id is odd and above 2^53, so `JSON.parse` changes its last digit
  * (17841405793187219 → …220): a client that parses the flat token answer naively stores the wrong id.
- * The first account is the one the platform notes and the app's tests name.
+ * The first account is the one docs/instagram-platform.md and the app's tests name.
  */
 export const SANDBOX_TEST_ACCOUNTS: readonly SandboxAccount[] = Object.freeze(
   [

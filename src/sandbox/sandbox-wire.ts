@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DAY, HOUR } from '../shared/clock';
 
 /**
- * Wire-level facts of Instagram Login that the sandbox reproduces (docs: shared/docs/instagram-platform.md).
+ * Wire-level facts of Instagram Login that the sandbox reproduces (docs/instagram-platform.md).
  * Pure functions and constants only: no state, no Express.
  */
 

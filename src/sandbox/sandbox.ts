@@ -9,7 +9,7 @@ import type { ResponseShape } from './sandbox-wire';
 
 /**
  * The built-in fake Instagram (Instagram API with Instagram Login): same URLs relative to its mount
- * point, same wire shapes and errors as the real one (shared/docs/instagram-platform.md), driven by an
+ * point, same wire shapes and errors as the real one (docs/instagram-platform.md), driven by an
  * injected clock and steerable through SandboxControl. See CONTEXT.md in this folder.
  */
 

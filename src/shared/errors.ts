@@ -14,6 +14,7 @@ export const ErrorCodes = {
   BUSY: 409,
   NEEDS_RECONNECT: 409,
   REFRESH_TOO_EARLY: 409,
+  NOT_RENEWABLE: 409,
   CONNECT_CANCELLED: 200,
   PROVIDER_CODE_USED: 400,
   PROVIDER_TESTER_ROLE: 403,
@@ -48,12 +49,26 @@ export class AppError extends Error {
   }
 }
 
-/** Instagram (or the network in between) failed; `graph` holds the parsed Graph error when there was one. */
+/**
+ * What a provider's failure means for a stored connection, decided by the provider that answered
+ * (src/providers): the token is dead (`reconnect`), a permission is missing, slow down (`throttled`, for
+ * `retryAfterMs`), try again later (`transient`), or a refusal for another reason (`refused`). `reason`
+ * is a short word for pages, logs and the API, such as `revoked` or `password_changed`.
+ */
+export type FailureKind = 'reconnect' | 'permission' | 'throttled' | 'transient' | 'refused';
+
+export interface ProviderFailure {
+  kind: FailureKind;
+  reason: string;
+  retryAfterMs?: number;
+}
+
+/** A provider (or the network in between) failed; `failure` says what that means for a connection. */
 export class ProviderError extends AppError {
   constructor(
     code: ErrorCode,
     detail: string,
-    readonly graph?: { code?: number; subcode?: number; type?: string; retryAfterMs?: number },
+    readonly failure: ProviderFailure,
     options?: { cause?: unknown },
   ) {
     super(code, detail, options);

@@ -1,5 +1,4 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import type { EncryptionKey } from '../config/config';
 
 /**
  * Envelope for tokens at rest: AES-256-GCM, a fresh 96-bit nonce per encryption, and the key id stored
@@ -7,6 +6,12 @@ import type { EncryptionKey } from '../config/config';
  * The associated data binds a ciphertext to its row, so a ciphertext copied into another row fails.
  * Format (versioned so it can change): `v1.<nonce>.<ciphertext>.<tag>`, each part base64url.
  */
+/** One key of the ring (TOKEN_ENCRYPTION_KEYS): an id stored beside each ciphertext, and 32 bytes. */
+export interface EncryptionKey {
+  id: string;
+  key: Buffer;
+}
+
 export interface SealedToken {
   keyId: string;
   ciphertext: string;

@@ -11,13 +11,24 @@ import { AppError } from '../shared/errors';
 export interface SignedRequest {
   userId: string;
   issuedAt: number;
+  /** Which of the candidate secrets signed it (its position in the list). */
+  secretIndex: number;
 }
 
 const PART = /^[A-Za-z0-9_-]+={0,2}$/;
 const MAX_LENGTH = 4096;
 const FUTURE_SKEW_MS = 5 * 60_000;
 
-export function verifySignedRequest(value: unknown, secret: string, now: number, maxAgeMs: number): SignedRequest {
+/**
+ * Which secret Meta signs with is not documented consistently, so a receiver may name several candidate
+ * secrets, in order; each is compared in constant time and the first that matches wins.
+ */
+export function verifySignedRequest(
+  value: unknown,
+  secrets: readonly string[],
+  now: number,
+  maxAgeMs: number,
+): SignedRequest {
   if (typeof value !== 'string') throw new AppError('BAD_REQUEST', 'signed_request must be given exactly once');
   if (value.length > MAX_LENGTH) throw new AppError('BAD_REQUEST', 'signed_request is too long');
   const parts = value.split('.');
@@ -28,8 +39,10 @@ export function verifySignedRequest(value: unknown, secret: string, now: number,
   const signature = Buffer.from(signaturePart, 'base64url');
   // timingSafeEqual throws on unequal lengths: check first, and answer a short signature with a 4xx.
   if (signature.length !== 32) throw new AppError('WEBHOOK_REJECTED', 'signature is not 32 bytes');
-  const expected = createHmac('sha256', secret).update(payloadPart).digest();
-  if (!timingSafeEqual(signature, expected)) throw new AppError('WEBHOOK_REJECTED', 'signature does not match');
+  const secretIndex = secrets.findIndex((secret) =>
+    timingSafeEqual(signature, createHmac('sha256', secret).update(payloadPart).digest()),
+  );
+  if (secretIndex === -1) throw new AppError('WEBHOOK_REJECTED', 'signature does not match');
 
   let payload: unknown;
   try {
@@ -56,5 +69,5 @@ export function verifySignedRequest(value: unknown, secret: string, now: number,
   if (typeof rawUserId !== 'string' || !/^\d{1,30}$/.test(rawUserId)) {
     throw new AppError('BAD_REQUEST', 'user_id must be a decimal id');
   }
-  return { userId: rawUserId, issuedAt };
+  return { userId: rawUserId, issuedAt, secretIndex };
 }

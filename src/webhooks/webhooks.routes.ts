@@ -1,29 +1,43 @@
-import express, { Router } from 'express';
+import express, { type Request, Router } from 'express';
 import type { Clock } from '../shared/clock';
 import { AppError } from '../shared/errors';
 import { verifySignedRequest } from './signed-request';
 import type { WebhooksService } from './webhooks.service';
 
 /**
- * Meta's deauthorize and data-deletion callbacks. Mounted before the session middleware: a callback
- * never creates a session or a cookie, and needs no CSRF token (the signature is its authentication).
- * Errors answer JSON. Unknown ids answer 200 with nothing changed.
+ * Meta's deauthorize and data-deletion callbacks, for each provider that receives them
+ * (`/webhooks/<provider>/…`, verified with that provider's secret). Mounted before the session
+ * middleware: a callback never creates a session or a cookie, and needs no CSRF token (the signature is
+ * its authentication). Errors answer JSON. Unknown ids answer 200 with nothing changed.
  */
+export interface SignedCallbackReceiver {
+  provider: string;
+  /** Secrets that may sign this provider's callbacks, in the order to try, each with a name for the log. */
+  secrets: { name: string; secret: string }[];
+}
+
 export function createWebhooksRouter(deps: {
   webhooks: WebhooksService;
   clock: Clock;
-  appSecret: string;
+  receivers: SignedCallbackReceiver[];
   maxAgeMs: number;
 }): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 10 });
-  const verify = (body: unknown) =>
-    verifySignedRequest(
-      (body as Record<string, unknown> | undefined)?.signed_request,
-      deps.appSecret,
+  const verify = (req: Request, receiver: SignedCallbackReceiver) => {
+    const body = req.body as Record<string, unknown> | undefined;
+    const verified = verifySignedRequest(
+      body?.signed_request,
+      receiver.secrets.map((s) => s.secret),
       deps.clock.now(),
       deps.maxAgeMs,
     );
+    req.log.info(
+      { provider: receiver.provider, signedWith: receiver.secrets[verified.secretIndex]?.name },
+      'signed callback verified',
+    );
+    return verified;
+  };
 
   router.use('/webhooks', (_req, res, next) => {
     res.locals.errorFormat = 'json';
@@ -31,20 +45,23 @@ export function createWebhooksRouter(deps: {
     next();
   });
 
-  router.post('/webhooks/instagram/deauthorize', form, async (req, res) => {
-    const { userId, issuedAt } = verify(req.body);
-    const deleted = await deps.webhooks.deauthorize(userId, issuedAt);
-    req.log.info({ deleted }, 'deauthorize callback processed');
-    res.json({ status: 'ok' });
-  });
+  for (const receiver of deps.receivers) {
+    const { provider } = receiver;
+    router.post(`/webhooks/${provider}/deauthorize`, form, async (req, res) => {
+      const { userId, issuedAt } = verify(req, receiver);
+      const deleted = await deps.webhooks.deauthorize(provider, userId, issuedAt);
+      req.log.info({ provider, deleted }, 'deauthorize callback processed');
+      res.json({ status: 'ok' });
+    });
 
-  router.post('/webhooks/instagram/data-deletion', form, async (req, res) => {
-    const body = req.body as Record<string, unknown> | undefined;
-    const { userId } = verify(body);
-    const answer = await deps.webhooks.requestDeletion(body?.signed_request as string, userId);
-    req.log.info('data-deletion callback processed');
-    res.json({ url: answer.url, confirmation_code: answer.confirmationCode });
-  });
+    router.post(`/webhooks/${provider}/data-deletion`, form, async (req, res) => {
+      const { userId } = verify(req, receiver);
+      const signedRequest = (req.body as Record<string, string>).signed_request as string;
+      const answer = await deps.webhooks.requestDeletion(provider, signedRequest, userId);
+      req.log.info({ provider }, 'data-deletion callback processed');
+      res.json({ url: answer.url, confirmation_code: answer.confirmationCode });
+    });
+  }
 
   // The page Meta shows the person: the request's state, nothing personal.
   router.get('/data-deletion/:code', async (req, res) => {

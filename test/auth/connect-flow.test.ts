@@ -38,8 +38,8 @@ describe('connect flow', () => {
     const callback = await connect(agent, { account: ODD_ACCOUNT.igUserId });
     expect(callback.status).toBe(303);
     const [row] = await rows();
-    expect(row?.ig_user_id).toBe(ODD_ACCOUNT.igUserId);
-    expect(row?.app_scoped_id).toBe(ODD_ACCOUNT.appScopedId);
+    expect(row?.account_id).toBe(ODD_ACCOUNT.igUserId);
+    expect(row?.subject_id).toBe(ODD_ACCOUNT.appScopedId);
   });
 
   it('when the 17-digit ids arrive as bare JSON numbers, then every digit is kept from wire to page', async () => {
@@ -49,8 +49,8 @@ describe('connect flow', () => {
     const agent = app.agent();
     await connect(agent, { account: ODD_ACCOUNT.igUserId });
     const [row] = await rows();
-    expect(row?.ig_user_id).toBe(ODD_ACCOUNT.igUserId);
-    expect(row?.app_scoped_id).toBe(ODD_ACCOUNT.appScopedId);
+    expect(row?.account_id).toBe(ODD_ACCOUNT.igUserId);
+    expect(row?.subject_id).toBe(ODD_ACCOUNT.appScopedId);
     const page = await agent.get('/account');
     expect(page.text).toContain(ODD_ACCOUNT.igUserId);
     expect(page.text).not.toContain(String(JSON.parse(ODD_ACCOUNT.igUserId)));
@@ -195,7 +195,7 @@ describe('connect flow', () => {
     expect(response.status).toBe(302);
     const location = new URL(response.headers.location as string);
     expect(location.origin).toBe(app.url);
-    expect(location.searchParams.get('client_id')).toBe(app.container.config.instagram.appId);
+    expect(location.searchParams.get('client_id')).toBe(app.container.config.providers.instagram.appId);
     expect(location.searchParams.get('redirect_uri')).toBe(`${app.url}/auth/instagram/callback`);
     expect(location.searchParams.get('scope')).toBe('instagram_business_basic');
     expect(location.searchParams.get('response_type')).toBe('code');
@@ -239,21 +239,27 @@ describe('connect flow', () => {
     await connect(agent, { account: ODD_ACCOUNT.igUserId });
     const [before] = await rows();
     app.sandbox.updateProfile(ODD_ACCOUNT.igUserId, { username: 'renamed.account' });
-    await connect(app.agent(), { account: ODD_ACCOUNT.igUserId });
+    await connect(agent, { account: ODD_ACCOUNT.igUserId });
     const after = await rows();
     expect(after).toHaveLength(1);
     expect(after[0]?.id).toBe(before?.id);
-    expect(after[0]?.username).toBe('renamed.account');
+    expect(JSON.parse(after[0]?.profile ?? '{}').username).toBe('renamed.account');
     expect(after[0]?.token_fingerprint).not.toBe(before?.token_fingerprint);
   });
 
-  it("when a signed-out browser reconnects a known account, then it is signed in as that account's user", async () => {
-    await connect(app.agent(), { account: ODD_ACCOUNT.igUserId });
+  it('when a signed-out browser connects an account another user holds, then it gets a connection of its own and never becomes that user', async () => {
+    const first = app.agent();
+    await connect(first, { account: ODD_ACCOUNT.igUserId });
+    await connect(first, { account: app.sandbox.accounts().filter((a) => a.tester)[1]?.igUserId });
     const other = app.agent();
     await connect(other, { account: ODD_ACCOUNT.igUserId });
     const users = await app.container.db.selectFrom('users').selectAll().execute();
-    expect(users).toHaveLength(1);
-    expect((await other.get('/account')).text).toContain(ODD_ACCOUNT.igUserId);
+    expect(users).toHaveLength(2);
+    const all = await rows();
+    expect(all.filter((r) => r.account_id === ODD_ACCOUNT.igUserId)).toHaveLength(2);
+    const otherPage = (await other.get('/account')).text;
+    expect(otherPage.match(/data-instagram-user-id=/g)).toHaveLength(1);
+    expect((await first.get('/account')).text.match(/data-instagram-user-id=/g)).toHaveLength(2);
   });
 });
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../support/cli';
@@ -37,6 +37,33 @@ describe('cli', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('latest migration');
   });
+
+  it.each([
+    [['migrate', '--force'], "migrate: Unknown option '--force'", 'usage: npm run cli -- migrate'],
+    [['connections', 'list', '--jsn'], "Unknown option '--jsn'", 'usage: npm run cli -- connections list [--json]'],
+    [
+      ['schedule', '--limit'],
+      "Option '--limit <value>' argument missing",
+      'usage: npm run cli -- schedule [--limit N]',
+    ],
+    [['doctor', '--fix'], "doctor: Unknown option '--fix'", 'usage: npm run cli -- doctor'],
+    [
+      ['refresh', '@one', '@two'],
+      "refresh: Unexpected argument '@two'",
+      'usage: npm run cli -- refresh <connection id',
+    ],
+  ])(
+    'when %j is given, then it names the argument, prints the usage, exits 2 and opens no database',
+    async (args, problem, usage) => {
+      const database = join(dir, 'never.db');
+      const result = await cli(args, { DATABASE_URL: `sqlite:${database}` });
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(problem);
+      expect(result.stderr).toContain(usage);
+      expect(result.stdout).toBe('');
+      expect(existsSync(database)).toBe(false);
+    },
+  );
 
   it('when the configuration is invalid, then it names the problem without a stack trace', async () => {
     const result = await cli(['migrate'], { DATABASE_URL: 'mysql://nope' });

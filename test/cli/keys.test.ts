@@ -85,6 +85,17 @@ describe('cli: keys', () => {
     expect(status.stderr).toContain(`connection ${unknown}`);
   });
 
+  it.each([
+    [['--batchsize=2'], "Unknown option '--batchsize'"],
+    [['--batch-size'], "Option '--batch-size <value>' argument missing"],
+  ])('when keys rotate is given %j, then it exits 2 with the usage and moves no row', async (flags, problem) => {
+    const result = await runCli(['keys', 'rotate', ...flags], env);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(problem);
+    expect(result.stderr).toContain('usage: npm run cli -- keys rotate [--batch-size N]');
+    expect((await runCli(['keys', 'status'], env)).stdout).toContain('old (old): 3 rows');
+  });
+
   it('when the batch size is not a number, then it exits 2 without touching a row', async () => {
     const result = await runCli(['keys', 'rotate', '--batch-size', 'lots'], env);
     expect(result.status).toBe(2);

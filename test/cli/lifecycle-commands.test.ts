@@ -1,6 +1,6 @@
 import { DAY } from '../../src/shared/clock';
 import { runCli } from '../support/cli';
-import { seedConnection } from '../support/factories';
+import { profileOf, seedConnection } from '../support/factories';
 import { startTestApp, type TestApp } from '../support/harness';
 
 /** The lifecycle commands of the built CLI against a running app's database and sandbox. */
@@ -19,8 +19,8 @@ describe('lifecycle cli commands', () => {
     const seeded = await seedConnection(app, { issuedAt: app.clock.now() - 2 * DAY });
     const result = await cli(['connections', 'list']);
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain(`@${seeded.username}`);
-    expect(result.stdout).toContain(seeded.ig_user_id);
+    expect(result.stdout).toContain(`@${profileOf(seeded).username}`);
+    expect(result.stdout).toContain(seeded.account_id);
     expect(result.stdout).toContain('active');
     expect(result.stdout).toContain('1 connection(s), 0 need reconnecting');
   });
@@ -36,8 +36,8 @@ describe('lifecycle cli commands', () => {
 
   it('when one connection is validated by @username, then its outcome is printed', async () => {
     const seeded = await seedConnection(app, { issuedAt: app.clock.now() - 2 * DAY });
-    const result = await cli(['validate', `@${seeded.username}`]);
-    expect(result.stdout).toContain(`@${seeded.username}: ok`);
+    const result = await cli(['validate', `@${profileOf(seeded).username}`]);
+    expect(result.stdout).toContain(`@${profileOf(seeded).username}: ok`);
     expect(result.status).toBe(0);
     expect(app.sandbox.calls.me).toBe(1);
   });

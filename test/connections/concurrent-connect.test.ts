@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
+import { insertUser } from '../../src/users/users.repository';
 import { ODD_ACCOUNT, startTestApp, type TestApp } from '../support/harness';
 
 /**
- * One Instagram account authorized in two browsers at the same moment (on PostgreSQL possibly on two
- * instances): both callbacks look for the connection, find none, and insert. The unique constraint lets
- * one insert win; the other must end as an update of that row, not as a 500.
+ * One Instagram account authorized by one person in two tabs at the same moment (on PostgreSQL possibly
+ * on two instances): both callbacks look for that person's connection, find none, and insert. The unique
+ * key (user, provider, account) lets one insert win; the other must end as an update of that row, not as
+ * a 500. Different people connecting the same account get a connection each.
  */
 describe('concurrent connects of one account', () => {
   let app: TestApp;
@@ -15,30 +18,45 @@ describe('concurrent connects of one account', () => {
     await app.close();
   });
 
-  it('when the same account is connected by several callbacks at once, then all succeed and one row remains', async () => {
-    const connectOnce = (n: number) =>
-      app.container.connections.connect({
-        currentUserId: undefined,
-        provider: 'instagram',
-        profile: {
-          appScopedId: ODD_ACCOUNT.appScopedId,
-          igUserId: ODD_ACCOUNT.igUserId,
-          username: `racer_${n}`,
-          name: null,
-          accountType: 'BUSINESS',
-          profilePictureUrl: null,
-          followersCount: null,
-          mediaCount: null,
+  const connectOnce = (n: number, userId: string | undefined) =>
+    app.container.connections.connect({
+      userId,
+      provider: 'instagram',
+      accounts: [
+        {
+          accountId: ODD_ACCOUNT.igUserId,
+          subjectId: ODD_ACCOUNT.appScopedId,
+          profile: {
+            username: `racer_${n}`,
+            name: null,
+            accountType: 'BUSINESS',
+            profilePictureUrl: null,
+            followersCount: null,
+            mediaCount: null,
+          },
+          token: { accessToken: `IGAAconcurrent-token-${n}`, expiresInSeconds: 5183944 },
+          grantedScopes: ['instagram_business_basic'],
         },
-        token: { accessToken: `IGAAconcurrent-token-${n}`, expiresInSeconds: 5183944 },
-        grantedScopes: ['instagram_business_basic'],
-        requestedScopes: ['instagram_business_basic'],
-      });
-    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, n) => connectOnce(n)));
+      ],
+      requestedScopes: ['instagram_business_basic'],
+    });
+
+  it('when the same person connects the same account from several callbacks at once, then all succeed and one row remains', async () => {
+    const userId = randomUUID();
+    await insertUser(app.container.db, userId, app.clock.now());
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, n) => connectOnce(n, userId)));
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     const rows = await app.container.db.selectFrom('connections').selectAll().execute();
     expect(rows).toHaveLength(1);
     const users = await app.container.db.selectFrom('users').selectAll().execute();
     expect(users.map((u) => u.id)).toEqual([rows[0]?.user_id]);
+  });
+
+  it('when signed-out browsers connect the same account at once, then each gets a user and a connection of its own', async () => {
+    const results = await Promise.allSettled(Array.from({ length: 4 }, (_, n) => connectOnce(n, undefined)));
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const rows = await app.container.db.selectFrom('connections').selectAll().execute();
+    expect(rows).toHaveLength(4);
+    expect(new Set(rows.map((r) => r.user_id)).size).toBe(4);
   });
 });

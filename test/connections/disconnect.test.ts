@@ -40,8 +40,14 @@ describe('disconnect', () => {
     await connect(agent, { account: first.igUserId });
     await connect(agent, { account: second.igUserId });
     const page = await agent.get('/account');
+    // Both were connected at the same instant of the test clock: pick the first account's form by its id.
+    const { id } = await app.container.db
+      .selectFrom('connections')
+      .select('id')
+      .where('account_id', '=', first.igUserId)
+      .executeTakeFirstOrThrow();
     await agent
-      .post(disconnectPath(page.text))
+      .post(`/account/connections/${id}/disconnect`)
       .type('form')
       .send({ _csrf: csrfFrom(page.text) });
     const after = await agent.get('/account');

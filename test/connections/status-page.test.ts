@@ -7,29 +7,35 @@ const DAY = 24 * 3600 * 1000;
 function connection(overrides: Partial<Connection>): Connection {
   return {
     id: 'c1',
+    userId: 'u1',
+    endUserId: null,
     provider: 'instagram',
-    appScopedId: '26173461234567891',
-    igUserId: '17841405793187219',
-    username: 'sunny.bakery',
-    name: 'Sunny Bakery',
-    accountType: 'BUSINESS',
-    profilePictureUrl: null,
-    followersCount: null,
-    mediaCount: null,
+    subjectId: '26173461234567891',
+    accountId: '17841405793187219',
+    profile: {
+      username: 'sunny.bakery',
+      name: 'Sunny Bakery',
+      accountType: 'BUSINESS',
+      profilePictureUrl: null,
+      followersCount: null,
+      mediaCount: null,
+    },
     grantedScopes: ['instagram_business_basic'],
     requestedScopes: ['instagram_business_basic'],
     declinedScopes: [],
     status: 'active',
     statusReason: null,
     tokenFingerprint: 'abc',
-    tokenIssuedAt: new Date(now.getTime() - DAY),
-    tokenExpiresAt: new Date(now.getTime() + 59 * DAY),
-    connectedAt: new Date(now.getTime() - DAY),
+    tokenIssuedAt: now.getTime() - DAY,
+    tokenExpiresAt: now.getTime() + 59 * DAY,
+    connectedAt: now.getTime() - DAY,
+    updatedAt: now.getTime() - DAY,
     lastRefreshedAt: null,
     lastRefreshOutcome: null,
     lastValidatedAt: null,
     lastValidationOutcome: null,
     lastError: null,
+    failureCount: 0,
     backoffUntil: null,
     nextAction: { kind: 'refresh', at: now.getTime() + 49 * DAY },
     ...overrides,
@@ -55,9 +61,9 @@ describe('the status page at a glance', () => {
   });
 
   it('when a token is past its expiry though still marked active, then it shows as expired and needs the person', () => {
-    const page = presentStatusPage([connection({ tokenExpiresAt: new Date(now.getTime() - 2 * DAY) })], now);
+    const page = presentStatusPage([connection({ tokenExpiresAt: now.getTime() - 2 * DAY })], now);
     expect(page.cards[0]?.health).toBe('expired');
-    expect(page.cards[0]?.expires.relative).toBe('2 days ago');
+    expect(page.cards[0]?.expires?.relative).toBe('2 days ago');
     expect(page.needingYou).toHaveLength(1);
   });
 

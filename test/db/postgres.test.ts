@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { loadConfig } from '../../src/config/config';
 import { createDb } from '../../src/db/create-db';
 import { isDatabaseUnavailable } from '../../src/db/database-errors';
-import type { Database } from '../../src/db/database';
+import type { Database } from '../../src/db/schema';
 import { migrateToLatest } from '../../src/db/migrate';
 import { migrations } from '../../src/db/migrations/index';
 import { connect, ODD_ACCOUNT, startTestApp } from '../support/harness';
@@ -43,7 +43,7 @@ describeOnPostgres('PostgreSQL', () => {
       expect(rows[0]?.version).toMatch(/^PostgreSQL /);
       expect((await connect(app.agent(), { account: ODD_ACCOUNT.igUserId })).status).toBe(303);
       const row = await app.container.db.selectFrom('connections').selectAll().executeTakeFirstOrThrow();
-      expect(row.ig_user_id).toBe(ODD_ACCOUNT.igUserId);
+      expect(row.account_id).toBe(ODD_ACCOUNT.igUserId);
       expect(typeof row.token_expires_at).toBe('number');
       expect(row.token_expires_at).toBe(row.token_issued_at + 5183944 * 1000);
       const count = await app.container.db

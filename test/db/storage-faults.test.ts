@@ -5,7 +5,7 @@ import SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import { Client } from 'pg';
 import { createDb } from '../../src/db/create-db';
-import type { Database } from '../../src/db/database';
+import type { Database } from '../../src/db/schema';
 import { withWriteTransaction } from '../../src/db/database-retry';
 import { migrateToLatest } from '../../src/db/migrate';
 import { signRequest } from '../../src/sandbox/sandbox';
@@ -150,7 +150,7 @@ describeWithDisk('storage faults: the disk under the SQLite database fills up', 
     expect(start.text).toContain('disk holding the database is full');
     expect(start.text).not.toMatch(/\n\s+at |SqliteError|SQLITE_FULL/);
 
-    const secret = app.container.config.instagram.appSecret;
+    const secret = app.container.config.providers.instagram!.appSecret;
     const signed = signRequest(
       { algorithm: 'HMAC-SHA256', issued_at: Math.floor(app.clock.now() / 1000), user_id: ODD_ACCOUNT.igUserId },
       secret,

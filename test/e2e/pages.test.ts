@@ -96,7 +96,7 @@ describe('every page, checked by axe and photographed', () => {
     await app.container.db
       .updateTable('connections')
       .set({ status: 'needs_reconnect' })
-      .where('ig_user_id', '=', sunny.igUserId)
+      .where('account_id', '=', sunny.igUserId)
       .execute();
     await page.goto(`${app.url}/account`);
     await page.getByRole('heading', { name: '1 of 2 accounts needs you' }).waitFor();

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Kysely, sql } from 'kysely';
 import { parseEncryptionKeys } from '../../src/config/config';
-import { tokenAad } from '../../src/connections/connections.service';
+import { tokenAad } from '../../src/connections/token-vault';
 import { createDb } from '../../src/db/create-db';
-import type { Database } from '../../src/db/database';
+import type { Database } from '../../src/db/schema';
 import { HOUR } from '../../src/shared/clock';
 import { TokenCipher, tokenFingerprint } from '../../src/shared/token-cipher';
 import { ODD_ACCOUNT } from '../support/harness';
@@ -42,6 +42,7 @@ const ACCOUNTS = ['17841405793187219', '17841401234567893', '17841407654321097']
 const TIME_COLUMNS = [
   'token_issued_at',
   'token_expires_at',
+  'access_expires_at',
   'connected_at',
   'updated_at',
   'next_action_at',
@@ -134,7 +135,7 @@ async function runRounds(engine: 'SQLite' | 'PostgreSQL', rounds: number): Promi
           await (db as Kysely<Database>)
             .selectFrom('connections')
             .select(['id', 'token_fingerprint'])
-            .where('username', 'like', 'fault.seed.%')
+            .where('profile', 'like', '%fault.seed.%')
             .execute()
         ).map((r) => [r.id, r.token_fingerprint]),
       );
@@ -216,9 +217,9 @@ async function seed(db: Kysely<Database>, sandbox: SandboxProcess, keys: string)
         id,
         user_id: userId,
         provider: 'instagram',
-        app_scoped_id: String(26173400000000000n + BigInt(n)),
-        ig_user_id: String(17841400000000000n + BigInt(n)),
-        username: `fault.seed.${n}`,
+        subject_id: String(26173400000000000n + BigInt(n)),
+        account_id: String(17841400000000000n + BigInt(n)),
+        profile: JSON.stringify({ username: `fault.seed.${n}` }),
         granted_scopes: 'instagram_business_basic',
         requested_scopes: 'instagram_business_basic',
         status: 'active' as const,

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SANDBOX_APP_SECRET } from '../../src/config/config';
+import { SANDBOX_APP_SECRET } from '../../src/providers/instagram.config';
 import { createDb } from '../../src/db/create-db';
 import { signRequest } from '../../src/sandbox/sandbox';
 import { ODD_ACCOUNT } from '../support/harness';

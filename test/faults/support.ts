@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { parseEncryptionKeys } from '../../src/config/config';
-import { tokenAad } from '../../src/connections/connections.service';
-import type { Database } from '../../src/db/database';
+import { tokenAad } from '../../src/connections/token-vault';
+import type { Database } from '../../src/db/schema';
 import { TokenCipher, tokenFingerprint } from '../../src/shared/token-cipher';
 
 /**
@@ -84,7 +84,7 @@ export async function checkRows(db: Kysely<Database>, encryptionKeys: string): P
     findings.tokens.set(row.id, token);
     const problems = [
       tokenFingerprint(token) !== row.token_fingerprint && 'fingerprint',
-      !(Number(row.token_expires_at) > Number(row.token_issued_at)) && 'times',
+      row.token_expires_at !== null && !(Number(row.token_expires_at) > Number(row.token_issued_at)) && 'times',
       (row.lease_owner === null) !== (row.lease_until === null) && 'lease',
       !users.has(row.user_id) && 'user',
       !['active', 'needs_reconnect'].includes(row.status) && 'status',

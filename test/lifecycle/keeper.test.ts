@@ -1,6 +1,6 @@
 import { DAY, HOUR, MINUTE } from '../../src/shared/clock';
 import { startTestApp, type TestApp } from '../support/harness';
-import { row, seedConnection, storedToken } from '../support/factories';
+import { profileOf, row, seedConnection, storedToken } from '../support/factories';
 
 /** The keeper against the sandbox over HTTP and a real SQLite file; time moves by the test's clock. */
 describe('keeper', () => {
@@ -197,7 +197,7 @@ describe('keeper', () => {
       app.clock.advance(DAY + 6 * HOUR);
       await app.container.createKeeper().sweep();
       const validated = await row(app, seeded.id);
-      expect(validated.username).toBe('brand.new.name');
+      expect(profileOf(validated).username).toBe('brand.new.name');
       expect(validated.last_validation_outcome).toBe('ok');
       expect(Number(validated.last_validated_at)).toBe(app.clock.now());
     });

@@ -1,14 +1,38 @@
 import { DAY, HOUR } from '../../src/shared/clock';
 import {
   BACKOFF_CAP_MS,
-  decide,
+  decide as decideWith,
+  type LifecycleSettings,
   type LifecycleState,
-  nextActionAt,
-  planNext,
-  reconnectReason,
+  nextActionAt as nextActionAtWith,
+  planNext as planNextWith,
   spread,
   transientBackoffMs,
 } from '../../src/lifecycle/lifecycle-policy';
+import { createInstagramProvider } from '../../src/providers/instagram';
+import { classifyErrorResponse } from '../../src/providers/meta-graph';
+import type { TokenPolicy } from '../../src/providers/provider-definition';
+
+// Instagram's token policy, as its definition states it: renewable from 24 hours of age.
+const instagram = createInstagramProvider({
+  mode: 'live',
+  appId: '1',
+  metaAppId: undefined,
+  appSecret: 's',
+  metaAppSecret: undefined,
+  redirectUri: 'https://x/cb',
+  scopes: [],
+  authorizeUrl: 'https://x/a',
+  tokenUrl: 'https://x/t',
+  graphUrl: 'https://x',
+  apiVersion: 'v25.0',
+}).tokens;
+const planNext = (state: LifecycleState, settings: LifecycleSettings, policy: TokenPolicy = instagram) =>
+  planNextWith(state, policy, settings);
+const decide = (state: LifecycleState, now: number, settings: LifecycleSettings, policy: TokenPolicy = instagram) =>
+  decideWith(state, now, policy, settings);
+const nextActionAt = (state: LifecycleState, settings: LifecycleSettings) =>
+  nextActionAtWith(state, instagram, settings);
 
 const settings = { refreshWindowMs: 10 * DAY, validateIntervalMs: 0 };
 const T0 = Date.UTC(2026, 0, 1);
@@ -16,6 +40,7 @@ const T0 = Date.UTC(2026, 0, 1);
 function state(overrides: Partial<LifecycleState> = {}): LifecycleState {
   return {
     id: 'c1',
+    provider: 'instagram',
     status: 'active',
     tokenIssuedAt: T0,
     tokenExpiresAt: T0 + 60 * DAY,
@@ -95,6 +120,22 @@ describe('lifecycle policy', () => {
     [467, 'revoked'],
     [undefined, 'invalid'],
   ])('when Graph answers 190/%s, then the reason is %s', (subcode, reason) => {
-    expect(reconnectReason(subcode)).toBe(reason);
+    const body = JSON.stringify({ error: { message: 'x', type: 'OAuthException', code: 190, error_subcode: subcode } });
+    const error = classifyErrorResponse({ status: 400, headers: new Headers(), text: body }, 'graph', 'Instagram');
+    expect(error.failure).toEqual({ kind: 'reconnect', reason });
+  });
+
+  it('when a provider cannot renew its tokens, then only expiry and checks are planned, never a refresh', () => {
+    const fixed: TokenPolicy = { renewal: null };
+    expect(planNext(state(), settings, fixed)).toEqual({ kind: 'expire', at: T0 + 60 * DAY });
+    expect(decide(state(), T0 + 55 * DAY, settings, fixed)).toBe('wait');
+  });
+
+  it('when a token never expires, then it is only validated, and with checks off nothing is planned', () => {
+    const forever = state({ tokenExpiresAt: null });
+    expect(planNext(forever, settings)).toEqual({ kind: 'none' });
+    expect(decide(forever, T0 + 400 * DAY, settings)).toBe('wait');
+    const daily = { refreshWindowMs: 10 * DAY, validateIntervalMs: DAY };
+    expect(planNext(forever, daily).kind).toBe('validate');
   });
 });

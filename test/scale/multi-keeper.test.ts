@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { parseEncryptionKeys } from '../../src/config/config';
-import { tokenAad } from '../../src/connections/connections.service';
+import { tokenAad } from '../../src/connections/token-vault';
 import { createDb } from '../../src/db/create-db';
-import type { Database } from '../../src/db/database';
+import type { Database } from '../../src/db/schema';
 import { DAY } from '../../src/shared/clock';
 import { TokenCipher, tokenFingerprint } from '../../src/shared/token-cipher';
 import { ODD_ACCOUNT } from '../support/harness';
@@ -86,9 +86,9 @@ describeOnPostgres('several keepers on one PostgreSQL', () => {
             id,
             user_id: userId,
             provider: 'instagram',
-            app_scoped_id: String(26173400000000000n + BigInt(n)),
-            ig_user_id: String(17841400000000000n + BigInt(n)),
-            username: `keeper.load.${n}`,
+            subject_id: String(26173400000000000n + BigInt(n)),
+            account_id: String(17841400000000000n + BigInt(n)),
+            profile: JSON.stringify({ username: `keeper.load.${n}` }),
             granted_scopes: 'instagram_business_basic',
             requested_scopes: 'instagram_business_basic',
             status: 'active' as const,

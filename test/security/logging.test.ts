@@ -48,7 +48,12 @@ describe('security: logging', () => {
     const state = new URL(start.headers.location as string).searchParams.get('state') ?? '';
     await connect(agent);
     const [token] = await storedTokens(app);
-    for (const secret of [token ?? 'missing', state, TEST_SESSION_SECRET, app.container.config.instagram.appSecret]) {
+    for (const secret of [
+      token ?? 'missing',
+      state,
+      TEST_SESSION_SECRET,
+      app.container.config.providers.instagram.appSecret,
+    ]) {
       expect(log()).not.toContain(secret);
     }
   });

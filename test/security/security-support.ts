@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import { tokenAad } from '../../src/connections/connections.service';
+import { tokenAad } from '../../src/connections/token-vault';
 import { type Agent, startTestApp, type TestApp } from '../support/harness';
 
 /** Helpers shared by the hostile-input suite. Every case runs against the real app and sandbox over HTTP. */

@@ -2,15 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tokenAad } from '../../src/connections/connections.service';
-import {
-  countRowsOnOldKeys,
-  keyUsage,
-  reencryptRow,
-  rotateTokenKeys,
-} from '../../src/connections/key-rotation.service';
+import { tokenAad } from '../../src/connections/token-vault';
+import { countRowsOnOldKeys, keyUsage, rotateTokenKeys } from '../../src/connections/key-rotation';
 import { TokenCipher } from '../../src/shared/token-cipher';
-import { connect, startTestApp, type TestApp } from '../support/harness';
+import { type Agent, connect, startTestApp, type TestApp } from '../support/harness';
 import { connectionRows, csrfFrom, disconnectPaths, storedTokens } from './security-support';
 
 /**
@@ -48,8 +43,15 @@ describe('security: tokens at rest and key rotation', () => {
     return app;
   }
 
+  /** A browser of `app` carrying the cookies (the session) of a browser of an earlier run on the same database. */
+  function resume(app: TestApp, earlier: Agent): Agent {
+    const agent = app.agent();
+    Object.assign(agent, { jar: (earlier as unknown as { jar: unknown }).jar });
+    return agent;
+  }
+
   async function connectAll(app: TestApp) {
-    const agents = [];
+    const agents: Agent[] = [];
     for (const account of app.sandbox.accounts().filter((a) => a.tester)) {
       const agent = app.agent();
       expect((await connect(agent, { account: account.igUserId })).status).toBe(303);
@@ -83,18 +85,20 @@ describe('security: tokens at rest and key rotation', () => {
 
   it('when keys rotate while people connect and disconnect, then no row is left on the retired key and the app keeps working', async () => {
     const before = await start(oldKey);
-    await connectAll(before);
+    const owners = await connectAll(before);
     const originals = new Map((await connectionRows(before)).map((r) => [r.id, r.token_fingerprint]));
     await before.close();
     apps = [];
 
     // Restart with the new key first, the old one still able to decrypt.
     const app = await start(`${newKey},${oldKey}`);
-    expect(await countRowsOnOldKeys(app.container.db, app.container.cipher)).toBe(3);
+    const deps = { db: app.container.db, vault: app.container.vault, connections: app.container.connections };
+    expect(await countRowsOnOldKeys(deps)).toBe(3);
     const [first, second] = app.sandbox.accounts().filter((a) => a.tester);
-    const rotation = rotateTokenKeys({ db: app.container.db, cipher: app.container.cipher }, { batchSize: 1 });
+    const rotation = rotateTokenKeys(deps, { batchSize: 1 });
     const traffic = (async () => {
-      const agent = app.agent();
+      // The people who connected before the restart, in their own browsers: a reconnect rewrites their row.
+      const agent = resume(app, owners[0] as Agent);
       expect((await connect(agent, { account: first?.igUserId })).status).toBe(303);
       const page = await agent.get('/account');
       expect(page.status).toBe(200);
@@ -107,20 +111,20 @@ describe('security: tokens at rest and key rotation', () => {
             .send({ _csrf: csrfFrom(page.text) })
         ).status,
       ).toBe(303);
-      expect((await connect(app.agent(), { account: second?.igUserId })).status).toBe(303);
+      expect((await connect(resume(app, owners[1] as Agent), { account: second?.igUserId })).status).toBe(303);
     })();
     const [result] = await Promise.all([rotation, traffic]);
     expect(result.unreadable).toHaveLength(0);
     // A leftover pass picks up anything the interleaving made it skip; the result must then be final.
-    await rotateTokenKeys({ db: app.container.db, cipher: app.container.cipher }, { batchSize: 10 });
-    const usage = await keyUsage(app.container.db, app.container.cipher);
+    await rotateTokenKeys(deps, { batchSize: 10 });
+    const usage = await keyUsage(deps);
     expect(usage.find((u) => u.keyId === 'old')?.rows).toBe(0);
     const rows = await connectionRows(app);
     expect(rows).toHaveLength(2);
     // Every token decrypts; the reconnected account holds the token this sandbox just issued.
     const tokens = await storedTokens(app);
     expect(tokens).toHaveLength(2);
-    const reconnected = rows.find((r) => r.ig_user_id === second?.igUserId);
+    const reconnected = rows.find((r) => r.account_id === second?.igUserId);
     expect(reconnected?.token_fingerprint).not.toBe(originals.get(reconnected?.id ?? ''));
     expect(tokens.filter((t) => app.sandbox.tokenInfo(t)?.igUserId === second?.igUserId)).toHaveLength(1);
     const bytes = rawDatabaseBytes(dbFile);
@@ -134,7 +138,7 @@ describe('security: tokens at rest and key rotation', () => {
     apps = [];
     const during = await start(`${newKey},${oldKey}`);
     const result = await rotateTokenKeys(
-      { db: during.container.db, cipher: during.container.cipher },
+      { db: during.container.db, vault: during.container.vault, connections: during.container.connections },
       { batchSize: 2 },
     );
     expect(result.rotated).toBe(3);
@@ -157,21 +161,24 @@ describe('security: tokens at rest and key rotation', () => {
     apps = [];
     const app = await start(`${newKey},${oldKey}`);
     const controller = new AbortController();
-    const first = await rotateTokenKeys(
-      { db: app.container.db, cipher: app.container.cipher },
-      { batchSize: 1, signal: controller.signal, onBatch: () => controller.abort() },
-    );
+    const deps = { db: app.container.db, vault: app.container.vault, connections: app.container.connections };
+    const first = await rotateTokenKeys(deps, {
+      batchSize: 1,
+      signal: controller.signal,
+      onBatch: () => controller.abort(),
+    });
     expect(first).toMatchObject({ rotated: 1, interrupted: true });
-    expect(await countRowsOnOldKeys(app.container.db, app.container.cipher)).toBe(2);
-    const second = await rotateTokenKeys({ db: app.container.db, cipher: app.container.cipher }, { batchSize: 1 });
+    expect(await countRowsOnOldKeys(deps)).toBe(2);
+    const second = await rotateTokenKeys(deps, { batchSize: 1 });
     expect(second).toMatchObject({ rotated: 2, interrupted: false });
-    expect(await countRowsOnOldKeys(app.container.db, app.container.cipher)).toBe(0);
+    expect(await countRowsOnOldKeys(deps)).toBe(0);
   });
 
   it('when the app rewrites a row between the rotation reading and writing it, then the newer token is kept', async () => {
     const app = await start(`${newKey},${oldKey}`);
     const [account] = app.sandbox.accounts().filter((a) => a.tester);
-    await connect(app.agent(), { account: account?.igUserId });
+    const agent = app.agent();
+    await connect(agent, { account: account?.igUserId });
     // Put the row back on the old key, as if it had been written before the restart.
     const [row] = await connectionRows(app);
     const [token] = await storedTokens(app);
@@ -184,9 +191,9 @@ describe('security: tokens at rest and key rotation', () => {
       .execute();
     const [stale] = await connectionRows(app);
     // The person reconnects (a new token, sealed under the current key) after the rotation read the row.
-    await connect(app.agent(), { account: account?.igUserId });
+    await connect(agent, { account: account?.igUserId });
     const [fresh] = await storedTokens(app);
-    const outcome = await reencryptRow(app.container.db, app.container.cipher, stale as NonNullable<typeof stale>);
+    const outcome = await app.container.connections.reseal(stale as NonNullable<typeof stale>);
     expect(outcome).toBe('changed-meanwhile');
     expect(await storedTokens(app)).toEqual([fresh]);
     expect(fresh).not.toBe(token);

@@ -1,4 +1,4 @@
-import type { ConnectionRow } from '../../src/connections/connections.table';
+import type { ConnectionRow } from '../../src/db/schema';
 import { SANDBOX_TEST_ACCOUNTS } from '../../src/sandbox/sandbox';
 import type { TestApp } from './harness';
 
@@ -23,24 +23,28 @@ export async function seedConnection(
   const now = app.clock.now();
   app.clock.set(issuedAt);
   try {
-    const { connection } = await app.container.connections.connect({
-      currentUserId: options.userId,
+    const { connections } = await app.container.connections.connect({
+      userId: options.userId,
       provider: 'instagram',
-      profile: {
-        appScopedId: String(26173499000000000n + BigInt(counter) * 7n),
-        igUserId,
-        username: `seeded.${counter}`,
-        name: null,
-        accountType: 'BUSINESS',
-        profilePictureUrl: null,
-        followersCount: null,
-        mediaCount: null,
-      },
-      token: { accessToken, expiresInSeconds: Math.round((info.expiresAt - issuedAt) / 1000) },
-      grantedScopes: ['instagram_business_basic'],
+      accounts: [
+        {
+          accountId: igUserId,
+          subjectId: String(26173499000000000n + BigInt(counter) * 7n),
+          profile: {
+            username: `seeded.${counter}`,
+            name: null,
+            accountType: 'BUSINESS',
+            profilePictureUrl: null,
+            followersCount: null,
+            mediaCount: null,
+          },
+          token: { accessToken, expiresInSeconds: Math.round((info.expiresAt - issuedAt) / 1000) },
+          grantedScopes: ['instagram_business_basic'],
+        },
+      ],
       requestedScopes: ['instagram_business_basic'],
     });
-    return await row(app, connection.id);
+    return await row(app, connections[0]?.id ?? '');
   } finally {
     app.clock.set(now);
   }
@@ -48,6 +52,11 @@ export async function seedConnection(
 
 export async function row(app: TestApp, id: string): Promise<ConnectionRow> {
   return app.container.db.selectFrom('connections').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+}
+
+/** The profile a row holds (one JSON value). */
+export function profileOf(connection: ConnectionRow): { username: string; [field: string]: unknown } {
+  return JSON.parse(connection.profile) as { username: string };
 }
 
 export function storedToken(app: TestApp, connection: ConnectionRow): string {

@@ -2,6 +2,8 @@ import type { Migration } from 'kysely';
 import { initial } from './0001-initial';
 import { lifecycle } from './0002-lifecycle';
 import { rateLimits } from './0003-rate-limits';
+import { genericAccounts } from './0004-generic-accounts';
+import { api } from './0005-api';
 
 /**
  * Every migration, in order. Migrations live in code (no file-system scanning) so they ship inside the
@@ -12,4 +14,6 @@ export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_lifecycle': lifecycle,
   '0003_rate_limits': rateLimits,
+  '0004_generic_accounts': genericAccounts,
+  '0005_api': api,
 };

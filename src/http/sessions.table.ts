@@ -1,5 +1,0 @@
-export interface SessionsTable {
-  sid: string;
-  sess: string;
-  expires_at: number;
-}

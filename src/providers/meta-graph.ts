@@ -1,0 +1,201 @@
+import { isLosslessNumber, parse } from 'lossless-json';
+import { HOUR } from '../shared/clock';
+import { type ErrorCode, type ProviderFailure, ProviderError } from '../shared/errors';
+import {
+  describeUrl,
+  type HttpClient,
+  type HttpRequest,
+  type HttpResponse,
+  HttpTransportError,
+} from '../shared/http-client';
+
+/**
+ * The wire of Meta's Graph APIs, shared by the providers that speak it (docs/instagram-platform.md):
+ * bodies parsed losslessly (ids may be bare JSON numbers above 2^53), objects flat or wrapped in `data[]`,
+ * the Graph error envelope and the token endpoint's own error dialect, and the usage headers.
+ */
+
+/** Sends a request; a transport failure or a non-2xx answer becomes a classified ProviderError. */
+export async function send(http: HttpClient, request: HttpRequest, service: string): Promise<HttpResponse> {
+  let response: HttpResponse;
+  try {
+    response = await http(request);
+  } catch (error) {
+    if (error instanceof HttpTransportError) {
+      throw new ProviderError(
+        'PROVIDER_UNAVAILABLE',
+        error.kind === 'timeout'
+          ? `${service} did not answer in time (${error.target})`
+          : `could not reach ${error.target}`,
+        { kind: 'transient', reason: 'unavailable' },
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  if (response.status >= 200 && response.status < 300) return response;
+  throw classifyErrorResponse(response, describeUrl(request.url), service);
+}
+
+/** Parses without losing digits: numbers arrive as LosslessNumber and are converted deliberately. */
+export function parseJson(response: HttpResponse): unknown {
+  try {
+    return parse(response.text);
+  } catch {
+    return undefined;
+  }
+}
+
+export function record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/** Meta shows the same object flat or wrapped as `{"data":[{…}]}`; accept both, nothing else. */
+export function unwrap(value: unknown): Record<string, unknown> | undefined {
+  const outer = record(value);
+  if (!outer) return undefined;
+  if (Array.isArray(outer.data)) return outer.data.length === 1 ? record(outer.data[0]) : undefined;
+  return outer;
+}
+
+/** An id as its exact decimal digits, whether it came as a JSON string or a (lossless) number. */
+export function exactId(value: unknown): string | undefined {
+  const digits = isLosslessNumber(value) ? value.value : value;
+  return typeof digits === 'string' && /^\d{1,30}$/.test(digits) ? digits : undefined;
+}
+
+export function smallNumber(value: unknown): number | undefined {
+  const n = isLosslessNumber(value) ? Number(value.value) : value;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+export function boundedString(value: unknown, max: number): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= max ? value : undefined;
+}
+
+export function safeHttpUrl(value: unknown): string | null {
+  const text = boundedString(value, 2048);
+  if (!text) return null;
+  try {
+    const url = new URL(text);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.toString() : null;
+  } catch {
+    return null;
+  }
+}
+
+export function badResponse(service: string, what: string): ProviderError {
+  return new ProviderError('PROVIDER_BAD_RESPONSE', `${service}'s ${what} response was not in the expected shape`, {
+    kind: 'transient',
+    reason: 'bad_response',
+  });
+}
+
+/** Graph error 190 subcodes, as reasons in words. */
+const TOKEN_INVALID_REASONS: Record<number, string> = {
+  458: 'app_removed',
+  460: 'password_changed',
+  463: 'expired',
+  467: 'revoked',
+};
+const THROTTLE_CODES = new Set([4, 17, 32, 613, 80002]);
+const TRANSIENT_CODES = new Set([1, 2]);
+/** Without a usage header, a throttled app waits out Meta's one-hour rolling window. */
+export const DEFAULT_THROTTLE_WAIT_MS = HOUR;
+
+/** Maps Meta's two error dialects (and plain HTTP failures) onto our error codes and failure kinds. */
+export function classifyErrorResponse(response: HttpResponse, target: string, service: string): ProviderError {
+  const body = record(parseJson(response));
+  const graphError = record(body?.error);
+  if (graphError) {
+    const code = smallNumber(graphError.code);
+    const subcode = smallNumber(graphError.error_subcode);
+    const message = quote(graphError.message);
+    const detail = `${target} answered HTTP ${response.status}, Graph error ${code ?? '?'}${subcode ? `/${subcode}` : ''}: ${message}`;
+    const [errorCode, failure] = classifyGraphError(code, subcode, message, response);
+    return new ProviderError(errorCode, detail, failure);
+  }
+  if (body && typeof body.error_message === 'string') {
+    const detail = `${target} answered HTTP ${response.status}: ${quote(body.error_message)}`;
+    const errorCode = classifyTokenEndpointMessage(body.error_message);
+    return new ProviderError(errorCode, detail, { kind: 'refused', reason: errorCode.toLowerCase() });
+  }
+  const unavailable = response.status >= 500 || response.status === 429;
+  return new ProviderError(
+    unavailable ? 'PROVIDER_UNAVAILABLE' : 'PROVIDER_BAD_RESPONSE',
+    `${target} answered HTTP ${response.status} without an error body from ${service}`,
+    { kind: 'transient', reason: unavailable ? 'unavailable' : 'bad_response' },
+  );
+}
+
+function classifyGraphError(
+  code: number | undefined,
+  subcode: number | undefined,
+  message: string,
+  response: HttpResponse,
+): [ErrorCode, ProviderFailure] {
+  if (code === 190) {
+    // The token is dead: retrying cannot help; the person must connect again.
+    return ['PROVIDER_TOKEN_INVALID', { kind: 'reconnect', reason: TOKEN_INVALID_REASONS[subcode ?? -1] ?? 'invalid' }];
+  }
+  if (code === 10 || (code !== undefined && code >= 200 && code <= 299)) {
+    return ['PROVIDER_PERMISSION', { kind: 'permission', reason: 'permission_missing' }];
+  }
+  if (code !== undefined && THROTTLE_CODES.has(code)) {
+    const wait = retryAfterMs(response.headers) ?? DEFAULT_THROTTLE_WAIT_MS;
+    return ['PROVIDER_THROTTLED', { kind: 'throttled', reason: 'throttled', retryAfterMs: wait }];
+  }
+  if (code !== undefined && TRANSIENT_CODES.has(code)) {
+    return ['PROVIDER_UNAVAILABLE', { kind: 'transient', reason: 'unavailable' }];
+  }
+  // "Unsupported request - method type: get" on every call: the account lacks the tester role while the
+  // app is in development mode.
+  if (code === 100 && /unsupported request/i.test(message)) {
+    return ['PROVIDER_TESTER_ROLE', { kind: 'refused', reason: 'tester_role' }];
+  }
+  if (response.status >= 500) return ['PROVIDER_UNAVAILABLE', { kind: 'transient', reason: 'unavailable' }];
+  return ['PROVIDER_REJECTED', { kind: 'refused', reason: 'rejected' }];
+}
+
+function classifyTokenEndpointMessage(message: string): ErrorCode {
+  if (/matching code|already used|code has expired|authorization code/i.test(message)) return 'PROVIDER_CODE_USED';
+  if (/redirect_uri|redirect uri/i.test(message)) return 'PROVIDER_REDIRECT_URI_MISMATCH';
+  if (/invalid platform app/i.test(message)) return 'PROVIDER_INVALID_APP';
+  if (/developer role|tester/i.test(message)) return 'PROVIDER_TESTER_ROLE';
+  if (/client secret|client_secret/i.test(message)) return 'PROVIDER_INVALID_SECRET';
+  if (/scope/i.test(message)) return 'PROVIDER_INVALID_SCOPE';
+  return 'PROVIDER_REJECTED';
+}
+
+/** Provider text quoted into a deployer-facing detail: bounded, one line. */
+function quote(value: unknown): string {
+  const text = typeof value === 'string' ? value : '(no message)';
+  return `"${text.replace(/\s+/g, ' ').slice(0, 300)}"`;
+}
+
+/**
+ * Meta reports throttling in `X-Business-Use-Case-Usage` (per business id, a list of usages with
+ * `estimated_time_to_regain_access` in minutes) and `X-App-Usage` (percentages). Returns how long to
+ * wait, when the headers say so.
+ */
+export function retryAfterMs(headers: Headers): number | undefined {
+  const minutes: number[] = [];
+  const buc = headers.get('x-business-use-case-usage');
+  if (buc) {
+    try {
+      const parsed = JSON.parse(buc) as unknown;
+      for (const usages of Object.values(record(parsed) ?? {})) {
+        if (!Array.isArray(usages)) continue;
+        for (const usage of usages) {
+          const eta = record(usage)?.estimated_time_to_regain_access;
+          if (typeof eta === 'number' && eta > 0) minutes.push(eta);
+        }
+      }
+    } catch {
+      // A malformed usage header tells us nothing; fall back to the default wait.
+    }
+  }
+  return minutes.length > 0 ? Math.max(...minutes) * 60_000 : undefined;
+}

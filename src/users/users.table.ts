@@ -1,4 +1,0 @@
-export interface UsersTable {
-  id: string;
-  created_at: number;
-}
