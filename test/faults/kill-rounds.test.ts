@@ -42,7 +42,6 @@ const ACCOUNTS = ['17841405793187219', '17841401234567893', '17841407654321097']
 const TIME_COLUMNS = [
   'token_issued_at',
   'token_expires_at',
-  'access_expires_at',
   'connected_at',
   'updated_at',
   'next_action_at',
