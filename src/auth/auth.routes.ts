@@ -32,6 +32,9 @@ function connectedText(usernames: string[] | undefined): string {
 export function createAuthRouter(passport: Passport, providers: ProviderRegistry, clock: Clock): Router {
   const router = Router();
   for (const { id } of providers.all()) {
+    // HEAD (link checkers, prefetchers) answers without running the flow: no state, session or exchange.
+    router.head([`/auth/${id}`, `/auth/${id}/callback`], noStore, (_req, res) => void res.sendStatus(204));
+
     router.get(`/auth/${id}`, noStore, (req, res, next) => {
       // `switch=1` (our own link, e.g. "use another account") asks the provider to log in again.
       const options: AuthenticateOptions = { phase: 'start', forceReauth: req.query.switch === '1' };

@@ -1,10 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, type SqliteDatabase, SqliteDialect } from 'kysely';
+import { type DatabaseConnection, type Dialect, type Driver, Kysely, PostgresDialect } from 'kysely';
 import { Pool, types as pgTypes } from 'pg';
 import type { DatabaseConfig } from '../config/config';
+import { registerWriteHealth, WriteHealth } from './database-health';
+import { DEFAULT_LOCK_WAIT_MS } from './database-retry';
 import type { Database } from './schema';
+import { LockAwareSqliteDialect } from './sqlite-driver';
 
 /** PostgreSQL's type id of int8 (bigint), the type of every epoch-millisecond column and of count(*). */
 const INT8_OID = 20;
@@ -20,19 +23,105 @@ export interface CreateDbOptions {
    * 'error' event, and an unhandled 'error' event would end the process; the pool replaces the connection.
    */
   onConnectionError?: (error: Error) => void;
+  /**
+   * SQLite: how long a statement or a transaction's BEGIN waits, asynchronously, for a write lock held by
+   * another process when no deadline is in force (default DATABASE_TIMEOUT_MS's default, 5000 ms). On
+   * PostgreSQL DatabaseConfig.timeoutMs bounds the same waits.
+   */
+  lockWaitMs?: number;
+  /**
+   * SQLite: SQLite's own busy_timeout, a synchronous wait that blocks the event loop: 0 by default, the
+   * waiting is done on timers instead (see sqlite-driver.ts).
+   */
+  busyTimeoutMs?: number;
 }
 
 /** The only place that knows which SQL engine runs; everything else speaks Kysely. */
 export function createDb(config: DatabaseConfig, options: CreateDbOptions = {}): Kysely<Database> {
-  if (config.kind === 'postgres') return new Kysely<Database>({ dialect: postgresDialect(config, options) });
+  const health = new WriteHealth();
+  const db = new Kysely<Database>({ dialect: createDialect(config, options, health) });
+  registerWriteHealth(db, health);
+  return db;
+}
+
+function createDialect(config: DatabaseConfig, options: CreateDbOptions, health: WriteHealth): Dialect {
+  if (config.kind === 'postgres') return observeWrites(postgresDialect(config, options), health);
   if (config.filename !== ':memory:') mkdirSync(dirname(config.filename), { recursive: true });
-  const sqlite = new SQLite(config.filename);
-  // WAL lets readers run while the single writer commits; busy_timeout waits for the lock instead of failing.
+  const sqlite = new SQLite(config.filename, { timeout: options.busyTimeoutMs ?? 0 });
+  // WAL lets readers run while the single writer commits. Locks are waited for on timers, never in SQLite.
   sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 0))}`);
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('synchronous = NORMAL');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  return new LockAwareSqliteDialect(sqlite, withStatementCache(sqlite), {
+    // DATABASE_TIMEOUT_MS bounds lock waits once the SQLite config carries it, as it bounds PostgreSQL's.
+    lockWaitMs: options.lockWaitMs ?? (config as { timeoutMs?: number }).timeoutMs ?? DEFAULT_LOCK_WAIT_MS,
+    health,
+  });
+}
+
+const WRITE_KINDS = new Set(['InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode']);
+
+/**
+ * PostgreSQL: reports each write's outcome to the handle's WriteHealth (for /readyz), by wrapping the
+ * connections the driver hands out. Statements inside a transaction count once it commits.
+ */
+function observeWrites(dialect: Dialect, health: WriteHealth): Dialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createDriver: (): Driver => {
+      const driver = dialect.createDriver();
+      const observe = (connection: DatabaseConnection): DatabaseConnection =>
+        new Proxy(connection, {
+          get(target, property) {
+            if (property === 'executeQuery') {
+              return async (query: Parameters<DatabaseConnection['executeQuery']>[0]) => {
+                const kind = (query.query as { kind?: string } | undefined)?.kind ?? '';
+                const commit = kind === 'RawNode' && /^\s*commit\b/i.test(query.sql);
+                const write = commit || WRITE_KINDS.has(kind);
+                try {
+                  const result = await target.executeQuery(query);
+                  if (commit || (write && !inTransaction.has(target))) health.succeeded();
+                  return result;
+                } catch (error) {
+                  if (write) health.failed(error);
+                  throw error;
+                }
+              };
+            }
+            const value: unknown = Reflect.get(target, property, target);
+            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+      const inTransaction = new WeakSet<DatabaseConnection>();
+      const unwrap = new WeakMap<DatabaseConnection, DatabaseConnection>();
+      return {
+        init: () => driver.init(),
+        acquireConnection: async () => {
+          const connection = await driver.acquireConnection();
+          const observed = observe(connection);
+          unwrap.set(observed, connection);
+          return observed;
+        },
+        beginTransaction: async (connection, settings) => {
+          await driver.beginTransaction(connection, settings);
+          inTransaction.add(unwrap.get(connection) ?? connection);
+        },
+        commitTransaction: async (connection) => {
+          inTransaction.delete(unwrap.get(connection) ?? connection);
+          await driver.commitTransaction(connection);
+        },
+        rollbackTransaction: async (connection) => {
+          inTransaction.delete(unwrap.get(connection) ?? connection);
+          await driver.rollbackTransaction(connection);
+        },
+        releaseConnection: (connection) => driver.releaseConnection(unwrap.get(connection) ?? connection),
+        destroy: () => driver.destroy(),
+      };
+    },
+  };
 }
 
 /** Distinct SQL texts kept compiled; the app has a few dozen, IN lists of varying length add more. */
@@ -45,10 +134,9 @@ const STATEMENT_CACHE_SIZE = 500;
  * Safe because better-sqlite3 runs one statement at a time to completion; the app never streams
  * (Kysely's stream() iterates a statement and could not share it).
  */
-function withStatementCache(sqlite: SQLite.Database): SqliteDatabase {
+function withStatementCache(sqlite: SQLite.Database): { prepare(sql: string): SQLite.Statement } {
   const statements = new Map<string, SQLite.Statement>();
   return {
-    close: () => sqlite.close(),
     prepare: (sql) => {
       let statement = statements.get(sql);
       if (!statement) {
@@ -97,6 +185,18 @@ function postgresDialect(config: Extract<DatabaseConfig, { kind: 'postgres' }>, 
           : pgTypes.getTypeParser(oid, format ?? 'text')) as typeof pgTypes.getTypeParser,
     },
   });
-  pool.on('error', (error) => options.onConnectionError?.(error));
+  // pg-pool sets `client` on the error it emits, and a logged client carries its connection parameters
+  // (the password among them): only the message and the code are passed on.
+  pool.on('error', (error) => options.onConnectionError?.(connectionError(error)));
+  // A client checked out by a transaction between two statements has no 'error' listener (pg-pool
+  // listens only while a client is idle), and a server shutting down then ended the whole process with
+  // an unhandled 'error' event. The statement in flight, or the next one, fails by itself (503) and the
+  // pool drops the broken client when it comes back.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return new PostgresDialect({ pool });
+}
+
+function connectionError(error: Error): Error {
+  const code = (error as { code?: unknown }).code;
+  return Object.assign(new Error(error.message), typeof code === 'string' ? { code } : {});
 }

@@ -8,6 +8,7 @@ import { createApiRouter } from '../api/api.routes';
 import { createAuthRouter } from '../auth/auth.routes';
 import { createPassport } from '../auth/passport';
 import type { Config } from '../config/config';
+import { reliabilityOf } from '../config/reliability-config';
 import { createConnectionsRouter } from '../connections/connections.routes';
 import type { ConnectionsService } from '../connections/connections.service';
 import type { Database } from '../db/schema';
@@ -100,7 +101,12 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', apiNotFound, apiErrorHandler(logger));
 
   // Before sessions, so a refused request creates nothing. Webhook routes must be mounted after this.
-  const rateLimit = createRateLimiter({ db, clock, windowMs: config.rateLimits.windowMs });
+  const rateLimit = createRateLimiter({
+    db,
+    clock,
+    windowMs: config.rateLimits.windowMs,
+    grouping: reliabilityOf(config).reliability.rateLimits,
+  });
   for (const { id } of providers.all()) {
     app.get(`/auth/${id}`, rateLimit('auth-start', config.rateLimits.authStart, 'page'));
     app.get(`/auth/${id}/callback`, rateLimit('auth-callback', config.rateLimits.authCallback, 'page'));

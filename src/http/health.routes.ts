@@ -1,9 +1,13 @@
 import { Router } from 'express';
 import type { Kysely } from 'kysely';
-import { pingDatabase } from '../db/migrate';
+import { checkReadiness } from '../db/database-health';
 import type { Database } from '../db/schema';
 
-/** /healthz: the process answers. /readyz: the database answers too (else 503, so a balancer drains us). */
+/**
+ * /healthz: the process answers (it never touches the database, so a locked or lost database cannot
+ * make a liveness probe restart a healthy process). /readyz: the database answers and writes are not
+ * known to fail (else 503, so a balancer drains us until a probe write succeeds again).
+ */
 export function createHealthRouter(db: Kysely<Database>): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
@@ -11,13 +15,20 @@ export function createHealthRouter(db: Kysely<Database>): Router {
   });
   router.get('/readyz', async (req, res) => {
     res.set('Cache-Control', 'no-store');
-    try {
-      await pingDatabase(db);
+    const readiness = await checkReadiness(db);
+    if (readiness.ready) {
       res.json({ status: 'ready' });
-    } catch (error) {
-      req.log.warn({ err: error }, 'readiness check: database did not answer');
-      res.status(503).json({ status: 'unavailable', reason: 'database' });
+      return;
     }
+    req.log.warn(
+      { reason: readiness.reason, code: readiness.code },
+      readiness.reason === 'database'
+        ? 'readiness check: database did not answer'
+        : 'readiness check: database writes fail',
+    );
+    res
+      .status(503)
+      .json({ status: 'unavailable', reason: readiness.reason, ...(readiness.code ? { code: readiness.code } : {}) });
   });
   return router;
 }

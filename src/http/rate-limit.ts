@@ -1,16 +1,31 @@
+import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
+import { ipKeyGenerator, type IncrementResponse, type Options, rateLimit, type Store } from 'express-rate-limit';
 import type { Kysely } from 'kysely';
+import type { RateLimitGrouping } from '../config/reliability-config';
 import type { Database } from '../db/schema';
 import type { Clock } from '../shared/clock';
 import { AppError } from '../shared/errors';
 
 /**
- * Fixed-window rate limits per client address and route group, counted in the database so every
- * instance shares one count (nothing in process memory changes the answer). One portable upsert
- * (`insert … on conflict do update set count = count + 1 returning count`, SQLite and PostgreSQL) is
- * atomic, so parallel requests can never both read "one left". The client address is `req.ip`, which
- * honours TRUST_PROXY: behind a proxy without it, every client shares the proxy's address.
- * Expired windows are swept every `sweepEvery`-th counted request, without timers.
+ * Rate limits on express-rate-limit, counted in the app's database (SQLite or PostgreSQL) so that every
+ * instance shares one count and nothing in process memory changes the answer.
+ *
+ * Who is counted: each route group has a limit per browser and a ceiling per address of `addressFactor`
+ * times that. Many people behind one NAT (an office, a campus, a mobile carrier) share an address but
+ * not a browser: each gets the whole limit for themselves, and only all of them together meet the
+ * ceiling. A browser is told apart before it has any session, and without storing or setting anything,
+ * by what it sends with every request: its User-Agent and Accept-Language, hashed, under its address. A
+ * client that varies them gains nothing past the address ceiling.
+ *
+ * The address is `req.ip`, which honours TRUST_PROXY (behind a proxy without it, every client shares
+ * the proxy's address). IPv6 clients are counted per network of `ipv6Prefix` bits (default /64: what one
+ * household or phone gets), or one person could draw on billions of addresses.
+ *
+ * Counting is one portable upsert (`insert … on conflict do update set count = count + 1 returning
+ * count`), atomic on both engines, so parallel requests can never both read "one left". Windows are
+ * fixed and aligned on the injected clock; expired rows are swept every `sweepEvery`-th count, without
+ * timers.
  */
 export type RateLimitAnswer = 'page' | 'json';
 
@@ -18,55 +33,157 @@ export interface RateLimiterDeps {
   db: Kysely<Database>;
   clock: Clock;
   windowMs: number;
+  grouping?: RateLimitGrouping;
   sweepEvery?: number;
 }
 
-export function createRateLimiter(deps: RateLimiterDeps) {
-  const sweepEvery = deps.sweepEvery ?? 200;
-  let counted = 0;
+const DEFAULT_GROUPING: RateLimitGrouping = { ipv6Prefix: 64, addressFactor: 10 };
 
-  async function hit(group: string, client: string): Promise<{ count: number; resetAt: number }> {
-    const now = deps.clock.now();
-    const windowStart = now - (now % deps.windowMs);
-    const resetAt = windowStart + deps.windowMs;
-    const row = await deps.db
+/** Counts in rows of `rate_limits`: one per (group, client, window), `<group>|<client>|<window start>`. */
+class DatabaseStore implements Store {
+  readonly localKeys = false;
+  private windowMs = 60_000;
+
+  constructor(
+    private readonly group: string,
+    private readonly deps: RateLimiterDeps,
+    private readonly counted: () => Promise<void>,
+  ) {}
+
+  get prefix(): string {
+    return `${this.group}|`;
+  }
+
+  init(options: Options): void {
+    this.windowMs = options.windowMs;
+  }
+
+  private window(): { start: number; resetAt: number } {
+    const now = this.deps.clock.now();
+    const start = now - (now % this.windowMs);
+    return { start, resetAt: start + this.windowMs };
+  }
+
+  async increment(key: string): Promise<IncrementResponse> {
+    const { start, resetAt } = this.window();
+    const row = await this.deps.db
       .insertInto('rate_limits')
-      .values({ bucket: `${group}|${client}|${windowStart}`, count: 1, expires_at: resetAt })
+      .values({ bucket: `${this.prefix}${key}|${start}`, count: 1, expires_at: resetAt })
       .onConflict((oc) => oc.column('bucket').doUpdateSet((eb) => ({ count: eb('rate_limits.count', '+', 1) })))
       .returning('count')
       .executeTakeFirstOrThrow();
-    if (++counted % sweepEvery === 0) {
-      await deps.db.deleteFrom('rate_limits').where('expires_at', '<=', now).execute();
-    }
-    return { count: Number(row.count), resetAt };
+    await this.counted();
+    return { totalHits: Number(row.count), resetTime: new Date(resetAt) };
   }
 
-  /**
-   * A middleware allowing `limit` requests per window for each client in `group`; 0 allows all. A client
-   * is its address unless `clientOf` names it otherwise (the API counts per key).
-   */
-  return function rateLimit(
+  async decrement(key: string): Promise<void> {
+    const { start } = this.window();
+    await this.deps.db
+      .updateTable('rate_limits')
+      .set((eb) => ({ count: eb('count', '-', 1) }))
+      .where('bucket', '=', `${this.prefix}${key}|${start}`)
+      .where('count', '>', 0)
+      .execute();
+  }
+
+  async resetKey(key: string): Promise<void> {
+    const { start } = this.window();
+    await this.deps.db.deleteFrom('rate_limits').where('bucket', '=', `${this.prefix}${key}|${start}`).execute();
+  }
+}
+
+function header(req: Request, name: string): string {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(',') : (value ?? '');
+}
+
+export function createRateLimiter(deps: RateLimiterDeps) {
+  const grouping = deps.grouping ?? DEFAULT_GROUPING;
+  const sweepEvery = deps.sweepEvery ?? 200;
+  let counted = 0;
+  const sweep = async () => {
+    if (++counted % sweepEvery !== 0) return;
+    // Housekeeping: a failed sweep is retried on the next round and never fails a request.
+    await deps.db
+      .deleteFrom('rate_limits')
+      .where('expires_at', '<=', deps.clock.now())
+      .execute()
+      .catch(() => undefined);
+  };
+
+  const address = (req: Request) => ipKeyGenerator(req.ip ?? 'unknown', grouping.ipv6Prefix);
+  const browser = (req: Request) =>
+    createHash('sha256')
+      .update(`${header(req, 'user-agent')}\n${header(req, 'accept-language')}`)
+      .digest('base64url')
+      .slice(0, 16);
+
+  function limiter(
     group: string,
     limit: number,
     answer: RateLimitAnswer,
-    clientOf: (req: Request, res: Response) => string = (req) => req.ip ?? 'unknown',
+    scope: 'browser' | 'address' | 'client',
+    clientOf?: (req: Request, res: Response) => string,
+  ): RequestHandler {
+    return rateLimit({
+      windowMs: deps.windowMs,
+      limit,
+      store: new DatabaseStore(group, deps, sweep),
+      keyGenerator: (req, res) =>
+        clientOf
+          ? `c:${clientOf(req, res)}`
+          : scope === 'browser'
+            ? `b:${address(req)}|${browser(req)}`
+            : `a:${address(req)}`,
+      // Retry-After is computed below from the injected clock; the draft RateLimit headers are not sent.
+      standardHeaders: false,
+      legacyHeaders: false,
+      // igconnect warns about an untrusted proxy itself (transport-security.ts); these checks would print
+      // to the console on every start or forged header.
+      validate: { trustProxy: false, xForwardedForHeader: false, forwardedHeader: false },
+      handler: (req, res, next) => {
+        const resetAt = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime?.getTime();
+        const retryAfter = Math.max(1, Math.ceil(((resetAt ?? deps.clock.now()) - deps.clock.now()) / 1000));
+        res.set('Retry-After', String(retryAfter));
+        req.log?.info({ group, limit, scope }, 'rate limit reached');
+        if (answer === 'json') {
+          // Machine callers (Meta's webhooks) get JSON whatever they accept; no session, no page.
+          res
+            .status(429)
+            .set('Cache-Control', 'no-store')
+            .json({ error: { code: 'RATE_LIMITED' } });
+          return;
+        }
+        next(
+          new AppError('RATE_LIMITED', `more than ${limit} requests in ${deps.windowMs / 1000} s (${group}, ${scope})`),
+        );
+      },
+    });
+  }
+
+  /**
+   * A middleware allowing `limit` requests per window for each browser in `group`, and `limit` times the
+   * address factor for each address; 0 allows all. The browser's count comes first, so a browser over
+   * its own allowance does not use up its neighbours' share of the ceiling. When `clientOf` names the
+   * client (the API counts per key), that one count is all.
+   */
+  return function rateLimitGroup(
+    group: string,
+    limit: number,
+    answer: RateLimitAnswer,
+    clientOf?: (req: Request, res: Response) => string,
   ): RequestHandler {
     if (limit === 0) return (_req, _res, next) => next();
-    return async (req, res, next) => {
-      const { count, resetAt } = await hit(group, clientOf(req, res));
-      if (count <= limit) return next();
-      const retryAfter = Math.max(1, Math.ceil((resetAt - deps.clock.now()) / 1000));
-      res.set('Retry-After', String(retryAfter));
-      req.log?.info({ group, limit }, 'rate limit reached');
-      if (answer === 'json') {
-        // Machine callers (Meta's webhooks) get JSON whatever they accept; no session, no page.
-        res
-          .status(429)
-          .set('Cache-Control', 'no-store')
-          .json({ error: { code: 'RATE_LIMITED' } });
-        return;
-      }
-      next(new AppError('RATE_LIMITED', `more than ${limit} requests in ${deps.windowMs / 1000} s (${group})`));
-    };
+    if (clientOf) return limiter(group, limit, answer, 'client', clientOf);
+    return inSequence(
+      limiter(group, limit, answer, 'browser'),
+      limiter(group, limit * grouping.addressFactor, answer, 'address'),
+    );
   };
+}
+
+/** One middleware that runs `first`, then `second` unless `first` answered or failed. */
+function inSequence(first: RequestHandler, second: RequestHandler): RequestHandler {
+  return (req, res, next) =>
+    first(req, res, (error?: unknown) => (error !== undefined ? next(error) : second(req, res, next)));
 }

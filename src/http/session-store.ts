@@ -41,8 +41,7 @@ export class KyselySessionStore extends session.Store {
       .executeTakeFirst()
       .then((row) => {
         if (!row || Number(row.expires_at) <= this.clock.now()) return callback(null, null);
-        if (this.loadedExpiry.size >= MAX_REMEMBERED) this.loadedExpiry.clear();
-        this.loadedExpiry.set(sid, Number(row.expires_at));
+        this.remember(sid, Number(row.expires_at));
         callback(null, JSON.parse(row.sess) as SessionData);
       }, callback);
   }
@@ -56,9 +55,14 @@ export class KyselySessionStore extends session.Store {
       .values({ sid, sess, expires_at: expiresAt })
       .onConflict((oc) => oc.column('sid').doUpdateSet({ sess, expires_at: expiresAt }))
       .execute()
-      .then(() => this.maybePrune())
       .then(
-        () => callback?.(),
+        () => {
+          // Just written: the touch express-session may send in the same request has nothing to add.
+          this.remember(sid, expiresAt);
+          callback?.();
+          // Sweeping is housekeeping: its failure must not turn a saved session into an error.
+          this.maybePrune().catch(() => undefined);
+        },
         (err: unknown) => callback?.(err),
       );
   }
@@ -79,7 +83,10 @@ export class KyselySessionStore extends session.Store {
       .execute()
       .then(
         () => callback?.(),
-        (err: unknown) => callback?.(err),
+        // A touch only moves the idle expiry, and express-session reports its failure after the response
+        // is written (a dropped connection, no page): while the database refuses writes the expiry
+        // simply stays where it was.
+        () => callback?.(),
       );
   }
 
@@ -93,6 +100,11 @@ export class KyselySessionStore extends session.Store {
         () => callback?.(),
         (err: unknown) => callback?.(err),
       );
+  }
+
+  private remember(sid: string, expiresAt: number): void {
+    if (this.loadedExpiry.size >= MAX_REMEMBERED) this.loadedExpiry.clear();
+    this.loadedExpiry.set(sid, expiresAt);
   }
 
   private expiryOf(data: SessionData): number {

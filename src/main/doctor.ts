@@ -291,11 +291,15 @@ export async function databaseFindings(
   return findings;
 }
 
-/** Start-up: every finding that is not ok becomes one warning line (errors in production never get here). */
+/**
+ * Start-up: every finding that is not ok becomes one warning line (errors in production never get here).
+ * The finding's own level goes out as `severity`: a field named `level` would sit beside pino's numeric
+ * one in the same JSON line, and log shippers keep the last of two equal keys.
+ */
 export function logFindings(logger: Logger, findings: Finding[]): void {
   for (const f of findings) {
     if (f.level === 'ok') continue;
-    logger.warn({ check: f.check, level: f.level, fix: f.fix }, `doctor: ${f.message}`);
+    logger.warn({ check: f.check, severity: f.level, fix: f.fix }, `doctor: ${f.message}`);
   }
 }
 

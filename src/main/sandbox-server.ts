@@ -3,7 +3,7 @@ import express from 'express';
 import { loadSandboxServerConfig } from '../sandbox/sandbox-server-config';
 import { createSandboxAppWithControl } from '../sandbox/sandbox';
 import { createSandboxControlRouter } from '../sandbox/sandbox-control.routes';
-import { systemClock } from '../shared/clock';
+import { OffsetClock } from '../shared/clock';
 import { createLogger } from '../shared/logger';
 import { exitOnStartupError } from './boot';
 
@@ -15,8 +15,10 @@ import { exitOnStartupError } from './boot';
 function main(): void {
   const config = loadSandboxServerConfig(process.env);
   const logger = createLogger({ level: config.logLevel });
+  // Real time, which tests may move ahead through the control routes (tokens age, refreshes come due).
+  const clock = new OffsetClock();
   const { app: sandbox, control } = createSandboxAppWithControl({
-    clock: systemClock,
+    clock,
     clientId: config.appId,
     clientSecret: config.appSecret,
     redirectUris: config.redirectUris,
@@ -26,7 +28,7 @@ function main(): void {
   });
   const app = express();
   app.disable('x-powered-by');
-  app.use('/_control', createSandboxControlRouter(control));
+  app.use('/_control', createSandboxControlRouter(control, clock));
   app.use(sandbox);
 
   const server = createServer(app);

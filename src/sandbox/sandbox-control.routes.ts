@@ -1,4 +1,5 @@
 import express, { Router } from 'express';
+import type { Clock } from '../shared/clock';
 import type { SandboxControl } from './sandbox-control';
 
 /**
@@ -6,7 +7,10 @@ import type { SandboxControl } from './sandbox-control';
  * app instances, keepers): read and reset the per-endpoint call counters, and mint long-lived tokens to
  * seed connections without the browser dance. Mounted only by the standalone sandbox server.
  */
-export function createSandboxControlRouter(control: SandboxControl): Router {
+export function createSandboxControlRouter(
+  control: SandboxControl,
+  clock?: Clock & { advance(ms: number): void },
+): Router {
   const router = Router();
   router.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
@@ -19,6 +23,22 @@ export function createSandboxControlRouter(control: SandboxControl): Router {
     control.resetCalls();
     res.status(204).end();
   });
+  // The sandbox's time, for tests whose tokens must age (refreshes need tokens at least 24 hours old):
+  // GET says what time it is, POST {"advanceMs": n} moves it forward. Only a clock of the sandbox's own.
+  if (clock) {
+    router.get('/clock', (_req, res) => {
+      res.json({ now: clock.now() });
+    });
+    router.post('/clock', express.json({ limit: '1kb' }), (req, res) => {
+      const advanceMs = (req.body as { advanceMs?: unknown } | undefined)?.advanceMs;
+      if (typeof advanceMs !== 'number' || !Number.isSafeInteger(advanceMs) || advanceMs < 0) {
+        res.status(400).json({ error: 'expected {"advanceMs": <whole milliseconds, 0 or more>}' });
+        return;
+      }
+      clock.advance(advanceMs);
+      res.json({ now: clock.now() });
+    });
+  }
   router.post('/tokens', express.json({ limit: '1kb' }), (req, res) => {
     const body = (req.body ?? {}) as { account?: unknown; issuedAt?: unknown };
     if (typeof body.account !== 'string' || (body.issuedAt !== undefined && typeof body.issuedAt !== 'number')) {

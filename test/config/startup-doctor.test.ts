@@ -8,7 +8,10 @@ const ENTRY = join(__dirname, '../../dist/src/main/web.js');
 
 /** The doctor's checks run at every start: findings become warnings in the log, the app still starts. */
 describe('start-up doctor', () => {
-  it('when the app starts with a guessable secret and TRUST_PROXY off behind https, then it logs both as warnings', async () => {
+  let output = '';
+
+  // One start serves every case: the app starts with a guessable secret and TRUST_PROXY off behind https.
+  beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'igconnect-start-'));
     const child = spawn(process.execPath, [ENTRY], {
       cwd: join(__dirname, '../..'),
@@ -23,7 +26,6 @@ describe('start-up doctor', () => {
         INSTAGRAM_AUTHORIZE_URL: 'http://127.0.0.1:9/oauth/authorize',
       },
     });
-    let output = '';
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no listening line: ${output}`)), 15000);
@@ -40,9 +42,30 @@ describe('start-up doctor', () => {
       child.kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     }
-    const warnings = output.split('\n').filter((line) => line.includes('"level":40') && line.includes('doctor:'));
+  });
+
+  const doctorLines = () => output.split('\n').filter((line) => line.includes('doctor:'));
+
+  it('when the app starts with a guessable secret and TRUST_PROXY off behind https, then it logs both as warnings', () => {
+    const warnings = doctorLines().filter((line) => line.includes('"level":40'));
     expect(warnings.some((line) => line.includes('SESSION_SECRET looks guessable'))).toBe(true);
     expect(warnings.some((line) => line.includes('TRUST_PROXY is off'))).toBe(true);
     expect(output).not.toContain('x'.repeat(40));
+  });
+
+  it('when a finding is logged, then its line carries one level (pino’s) and the finding’s own as severity', () => {
+    const lines = doctorLines();
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of lines) {
+      // JSON.parse keeps the last of two equal keys, and so do log shippers: count them in the raw text.
+      expect(line.match(/"level":/g)).toHaveLength(1);
+      const entry = JSON.parse(line) as { level: unknown; severity: unknown; check: unknown };
+      expect(entry.level).toBe(40);
+      expect(['error', 'warn']).toContain(entry.severity);
+      expect(typeof entry.check).toBe('string');
+    }
+    const secret = lines.map((line) => JSON.parse(line) as { severity: string; msg: string });
+    expect(secret.find((e) => e.msg.includes('SESSION_SECRET looks guessable'))?.severity).toBe('error');
+    expect(secret.find((e) => e.msg.includes('TRUST_PROXY is off'))?.severity).toBe('warn');
   });
 });

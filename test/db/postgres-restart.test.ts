@@ -67,5 +67,7 @@ describeOnPostgres('a PostgreSQL restart under a running app', () => {
     // The server closed the idle pooled connections: pg reported it as an 'error' event, which would have
     // ended the process had nobody listened.
     expect(app.output()).toMatch(/database connection lost/);
+    // Only the error's message and code: pg-pool hangs the client (with its connection parameters) on it.
+    expect(app.output()).not.toMatch(/connectionParameters|_poolUseCount/);
   }, 60_000);
 });

@@ -30,6 +30,32 @@ describe('standalone sandbox server', () => {
     expect((await sandbox.calls()).me).toBe(1);
   });
 
+  it('when a test moves the sandbox clock ahead, then its tokens age: a fresh token becomes refreshable', async () => {
+    const minted = await fetch(`${sandbox.url}/_control/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ account: ODD_ACCOUNT.igUserId }),
+    });
+    const { access_token: token } = (await minted.json()) as { access_token: string };
+    const refresh = () =>
+      fetch(`${sandbox.url}/graph/refresh_access_token?grant_type=ig_refresh_token&access_token=${token}`);
+    expect((await refresh()).status).toBe(400); // younger than 24 hours
+    const before = ((await (await fetch(`${sandbox.url}/_control/clock`)).json()) as { now: number }).now;
+    const moved = await fetch(`${sandbox.url}/_control/clock`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ advanceMs: 25 * 3_600_000 }),
+    });
+    expect(((await moved.json()) as { now: number }).now).toBeGreaterThanOrEqual(before + 25 * 3_600_000);
+    expect((await refresh()).status).toBe(200);
+    const backwards = await fetch(`${sandbox.url}/_control/clock`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ advanceMs: -1 }),
+    });
+    expect(backwards.status).toBe(400);
+  });
+
   it('when the control routes get a malformed or unknown account, then they answer 400 and 404', async () => {
     const post = (body: string) =>
       fetch(`${sandbox.url}/_control/tokens`, {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { DEFAULT_RELIABILITY } from '../../src/config/reliability-config';
 import { MINUTE } from '../../src/shared/clock';
 import { authorize, pathOf, startTestApp, type TestApp } from '../support/harness';
 
@@ -124,5 +125,56 @@ describe('security: rate limits behind a trusted proxy and across instances', ()
     apps.push(app);
     const responses = await Promise.all(Array.from({ length: 40 }, () => app.agent().get('/auth/instagram')));
     expect(responses.every((r) => r.status === 302)).toBe(true);
+  });
+});
+
+describe('security: rate limits for people sharing an address', () => {
+  let app: TestApp;
+
+  afterEach(async () => {
+    await app.close();
+  });
+
+  /** Behind a trusted proxy (loopback), so that each request can say which client it comes from. */
+  const start = (grouping: { ipv6Prefix: number; addressFactor: number }) =>
+    startTestApp({
+      env: { RATE_LIMIT_START: '2', TRUST_PROXY: 'loopback' },
+      configure: (config) => Object.assign(config, { reliability: { ...DEFAULT_RELIABILITY, rateLimits: grouping } }),
+    });
+  const from = (ip: string, userAgent: string) =>
+    app.agent().get('/auth/instagram').set('X-Forwarded-For', ip).set('User-Agent', userAgent);
+
+  it('when several browsers share one address (a NAT), then each gets its own allowance beneath the address ceiling', async () => {
+    app = await start({ ipv6Prefix: 64, addressFactor: 3 });
+    const ip = '198.51.100.20';
+    const statuses = async (userAgent: string, n: number) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push((await from(ip, userAgent)).status);
+      return out;
+    };
+    // One browser over its own allowance is refused alone…
+    expect(await statuses('Browser A', 3)).toEqual([302, 302, 429]);
+    // …its neighbours are not locked out…
+    expect(await statuses('Browser B', 2)).toEqual([302, 302]);
+    expect(await statuses('Browser C', 2)).toEqual([302, 302]);
+    // …until all of them together reach the address ceiling (2 × 3).
+    expect(await statuses('Browser D', 1)).toEqual([429]);
+    // Another address is untouched.
+    expect((await from('198.51.100.21', 'Browser D')).status).toBe(302);
+  });
+
+  it('when IPv6 clients come from one /64, then they share one count; another /64 has its own', async () => {
+    app = await start({ ipv6Prefix: 64, addressFactor: 10 });
+    expect((await from('2001:db8:1:2::a', 'Browser')).status).toBe(302);
+    expect((await from('2001:db8:1:2:ffff::b', 'Browser')).status).toBe(302);
+    expect((await from('2001:db8:1:2::c', 'Browser')).status).toBe(429);
+    expect((await from('2001:db8:1:3::a', 'Browser')).status).toBe(302);
+  });
+
+  it('when the IPv6 prefix is configured to /128, then each address counts alone', async () => {
+    app = await start({ ipv6Prefix: 128, addressFactor: 10 });
+    for (const ip of ['2001:db8:1:2::a', '2001:db8:1:2::b', '2001:db8:1:2::c']) {
+      expect((await from(ip, 'Browser')).status).toBe(302);
+    }
   });
 });

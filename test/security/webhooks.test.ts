@@ -106,7 +106,7 @@ describe('security: webhooks (Meta deauthorize and data-deletion callbacks)', ()
       ['a JSON array payload', () => form(rawSigned('[1,2]')), 400],
       ['no user_id', () => form(signed({})), 400],
       ['a user_id that is not an id', () => form(signed({ user_id: 'me; drop table' })), 400],
-      ['an oversized body', () => form('a'.repeat(20_000)), 400],
+      ['an oversized body', () => form('a'.repeat(20_000)), 413],
     ];
 
     function rawSigned(text: string): string {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import supertest from 'supertest';
-import { loadConfig } from '../../src/config/config';
+import { type Config, loadConfig } from '../../src/config/config';
 import { createApp } from '../../src/http/create-app';
 import { type Container, createContainer } from '../../src/main/container';
 import type { SandboxControl } from '../../src/sandbox/sandbox';
@@ -43,6 +43,8 @@ export async function startTestApp(
     /** Extra environment; a function receives the app's own loopback URL (e.g. to point Instagram URLs at it). */
     env?: Record<string, string> | ((url: string) => Record<string, string>);
     start?: number;
+    /** Changes the parsed configuration before the app is built (settings the environment cannot express yet). */
+    configure?: (config: Config) => void;
   } = {},
 ): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'igconnect-test-'));
@@ -64,6 +66,7 @@ export async function startTestApp(
     ...extraEnv,
   };
   const config = loadConfig(env);
+  options.configure?.(config);
   const clock = new ManualClock(options.start ?? Date.UTC(2026, 10, 1, 12, 0, 0));
   const logs: string[] = [];
   const container = await createContainer(config, {
