@@ -11,6 +11,7 @@ import {
 } from '../shared/env';
 import type { EncryptionKey } from '../shared/token-cipher';
 import { type DatabaseConfig, parseDatabaseUrl } from './database-config';
+import { type ReliabilityConfig, readReliability } from './reliability-config';
 
 /**
  * Configuration is read from the environment exactly once, here: the core settings below, and each
@@ -88,6 +89,7 @@ export interface Config {
   rateLimits: RateLimitConfig;
   api: ApiConfig;
   events: EventsConfig | undefined;
+  reliability: ReliabilityConfig;
 }
 
 export class ConfigError extends Error {
@@ -174,6 +176,7 @@ export function inspectConfig(env: Env): { config: Config | undefined; problems:
   const rateLimits = readRateLimits(reader);
   const api = readApi(reader, production);
   const events = readEvents(reader, production);
+  const reliability = readReliability(reader);
 
   if (reader.problems.length > 0) return { config: undefined, problems: reader.problems };
   return {
@@ -192,6 +195,7 @@ export function inspectConfig(env: Env): { config: Config | undefined; problems:
       rateLimits,
       api,
       events,
+      reliability,
     },
     problems: [],
   };

@@ -1,6 +1,11 @@
 /** Which database igconnect runs on, from DATABASE_URL (see src/db/create-db.ts, the only engine branch). */
 export type DatabaseConfig =
-  | { kind: 'sqlite'; filename: string }
+  | {
+      kind: 'sqlite';
+      filename: string;
+      /** How long a statement waits for another process's write lock (DATABASE_TIMEOUT_MS), on timers. */
+      timeoutMs?: number;
+    }
   | {
       kind: 'postgres';
       url: string;
@@ -14,7 +19,7 @@ export type DatabaseConfig =
 export function parseDatabaseUrl(value: string, poolMax: number, timeoutMs: number): DatabaseConfig | undefined {
   if (value.startsWith('sqlite:')) {
     const filename = value.slice('sqlite:'.length).replace(/^\/\/(?=\.|\/)/, '');
-    return filename === '' ? undefined : { kind: 'sqlite', filename };
+    return filename === '' ? undefined : { kind: 'sqlite', filename, timeoutMs };
   }
   if (/^postgres(ql)?:\/\//.test(value)) {
     try {

@@ -1,7 +1,9 @@
+import { type EnvReader, rangeMessage, wholeNumber } from '../shared/env';
+
 /**
  * Settings that keep igconnect up on bad days: the HTTP server's own timeouts and connection cap, and
  * how rate limits group clients. Parsed from the same environment as the rest of the configuration
- * (loadConfig calls parseReliabilityConfig and keeps the result as `config.reliability`); every value
+ * (loadConfig keeps the result as `config.reliability`); every value
  * has a default that suits a small deployment.
  */
 export interface ServerLimits {
@@ -35,20 +37,10 @@ export const DEFAULT_RELIABILITY: ReliabilityConfig = {
   rateLimits: { ipv6Prefix: 64, addressFactor: 10 },
 };
 
-type Env = Record<string, string | undefined>;
-
-/** Parses the reliability settings of `env`, adding each problem to `problems` (as loadConfig does). */
-export function parseReliabilityConfig(env: Env, problems: string[]): ReliabilityConfig {
-  const number = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env[name]?.trim();
-    if (raw === undefined || raw === '') return fallback;
-    const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
-    if (!(value >= min && value <= max)) {
-      problems.push(`${name} must be a whole number from ${min} to ${max}`);
-      return fallback;
-    }
-    return value;
-  };
+/** Reads the reliability settings, recording each problem on the reader (as loadConfig does). */
+export function readReliability(reader: EnvReader): ReliabilityConfig {
+  const number = (name: string, fallback: number, min: number, max: number): number =>
+    reader.read(name, wholeNumber(rangeMessage(name, min, max), min, max), String(fallback)) ?? fallback;
   const d = DEFAULT_RELIABILITY;
   const server: ServerLimits = {
     headersTimeoutMs: number('SERVER_HEADERS_TIMEOUT_MS', d.server.headersTimeoutMs, 1000, 600_000),
@@ -57,7 +49,7 @@ export function parseReliabilityConfig(env: Env, problems: string[]): Reliabilit
     maxConnections: number('SERVER_MAX_CONNECTIONS', d.server.maxConnections, 10, 1_000_000),
   };
   if (server.requestTimeoutMs < server.headersTimeoutMs) {
-    problems.push('SERVER_REQUEST_TIMEOUT_MS must not be shorter than SERVER_HEADERS_TIMEOUT_MS');
+    reader.problem('SERVER_REQUEST_TIMEOUT_MS must not be shorter than SERVER_HEADERS_TIMEOUT_MS');
   }
   return {
     server,
@@ -66,17 +58,4 @@ export function parseReliabilityConfig(env: Env, problems: string[]): Reliabilit
       addressFactor: number('RATE_LIMIT_ADDRESS_FACTOR', d.rateLimits.addressFactor, 1, 1000),
     },
   };
-}
-
-/**
- * The reliability settings of a loaded configuration. Until loadConfig keeps them as
- * `config.reliability`, they are parsed from `env` (src/main passes process.env) or, without it, the
- * defaults apply. Problems are returned for the caller to report as configuration errors.
- */
-export function reliabilityOf(config: object, env?: Env): { reliability: ReliabilityConfig; problems: string[] } {
-  const kept = (config as { reliability?: ReliabilityConfig }).reliability;
-  if (kept) return { reliability: kept, problems: [] };
-  if (!env) return { reliability: DEFAULT_RELIABILITY, problems: [] };
-  const problems: string[] = [];
-  return { reliability: parseReliabilityConfig(env, problems), problems };
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Updateable } from 'kysely';
+import type { Kysely, Transaction, Updateable } from 'kysely';
 import type { ConnectionRow, ConnectionStatus, ConnectionsTable, Database } from '../db/schema';
 import { isUniqueViolation } from '../db/database-errors';
+import { withWriteTransaction } from '../db/database-retry';
 import type { AccountProfile, AuthorizedAccount, IssuedToken } from '../providers/provider-definition';
 import type { Clock } from '../shared/clock';
 import { AppError } from '../shared/errors';
@@ -145,6 +146,15 @@ export class ConnectionsService {
     private readonly events: ConnectionEvents = NO_EVENTS,
   ) {}
 
+  /**
+   * One write transaction: on SQLite it takes the write lock up front, and a locked, full, restarting or
+   * unreachable database is ridden out by running it again whole, until its deadline (then 503). A
+   * connect's token, already issued by the provider, is not lost to a bad moment of the database.
+   */
+  private write<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return withWriteTransaction(this.db, work);
+  }
+
   toConnection(row: ConnectionRow): Connection {
     const granted = splitScopes(row.granted_scopes);
     const requested = splitScopes(row.requested_scopes);
@@ -209,7 +219,7 @@ export class ConnectionsService {
 
   private async connectOnce(input: ConnectInput): Promise<{ userId: string; connections: Connection[] }> {
     const now = this.clock.now();
-    return this.db.transaction().execute(async (trx) => {
+    return this.write(async (trx) => {
       const endUserId = input.endUserId ?? null;
       let userId = input.userId ?? (endUserId === null ? undefined : await findEndUser(trx, endUserId));
       if (!userId) {
@@ -282,15 +292,15 @@ export class ConnectionsService {
 
   /** The person disconnects one of their connections: the row and its token are deleted. */
   async disconnect(userId: string, connectionId: string): Promise<void> {
-    const deleted = await this.db
-      .transaction()
-      .execute((trx) => this.deleteRows(trx, [connectionId], 'user', (row) => row.user_id === userId));
+    const deleted = await this.write((trx) =>
+      this.deleteRows(trx, [connectionId], 'user', (row) => row.user_id === userId),
+    );
     if (deleted.length === 0) throw new AppError('NOT_FOUND', 'no such connection for this user');
   }
 
   /** The deployer deletes a connection through the API: what Disconnect does. */
   async deleteById(connectionId: string): Promise<boolean> {
-    const deleted = await this.db.transaction().execute((trx) => this.deleteRows(trx, [connectionId], 'api'));
+    const deleted = await this.write((trx) => this.deleteRows(trx, [connectionId], 'api'));
     return deleted.length > 0;
   }
 
@@ -355,7 +365,7 @@ export class ConnectionsService {
    */
   async markNeedsReconnect(connectionId: string, reason: string, detail: string | null): Promise<boolean> {
     const now = this.clock.now();
-    return this.db.transaction().execute(async (trx) => {
+    return this.write(async (trx) => {
       const changed = await repo.markNeedsReconnect(trx, connectionId, { reason, detail, now });
       if (changed && this.events.enabled) {
         const row = await repo.findById(trx, connectionId);
@@ -442,7 +452,7 @@ export class ConnectionsService {
     patch.next_action_at = this.nextActionAt(after);
     const type = eventOf(connection, update);
     if (!type || !this.events.enabled) return repo.finishLeased(this.db, connection.id, owner, patch);
-    return this.db.transaction().execute(async (trx) => {
+    return this.write(async (trx) => {
       if (!(await repo.finishLeased(trx, connection.id, owner, patch))) return false;
       const row = await repo.findById(trx, connection.id);
       if (row) {

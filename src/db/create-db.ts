@@ -54,8 +54,8 @@ function createDialect(config: DatabaseConfig, options: CreateDbOptions, health:
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('synchronous = NORMAL');
   return new LockAwareSqliteDialect(sqlite, withStatementCache(sqlite), {
-    // DATABASE_TIMEOUT_MS bounds lock waits once the SQLite config carries it, as it bounds PostgreSQL's.
-    lockWaitMs: options.lockWaitMs ?? (config as { timeoutMs?: number }).timeoutMs ?? DEFAULT_LOCK_WAIT_MS,
+    // DATABASE_TIMEOUT_MS bounds lock waits, as it bounds PostgreSQL's statements.
+    lockWaitMs: options.lockWaitMs ?? config.timeoutMs ?? DEFAULT_LOCK_WAIT_MS,
     health,
   });
 }

@@ -8,7 +8,6 @@ import { createApiRouter } from '../api/api.routes';
 import { createAuthRouter } from '../auth/auth.routes';
 import { createPassport } from '../auth/passport';
 import type { Config } from '../config/config';
-import { reliabilityOf } from '../config/reliability-config';
 import { createConnectionsRouter } from '../connections/connections.routes';
 import type { ConnectionsService } from '../connections/connections.service';
 import type { Database } from '../db/schema';
@@ -105,7 +104,7 @@ export function createApp(deps: AppDeps): Express {
     db,
     clock,
     windowMs: config.rateLimits.windowMs,
-    grouping: reliabilityOf(config).reliability.rateLimits,
+    grouping: config.reliability.rateLimits,
   });
   for (const { id } of providers.all()) {
     app.get(`/auth/${id}`, rateLimit('auth-start', config.rateLimits.authStart, 'page'));

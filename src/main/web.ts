@@ -1,6 +1,4 @@
 import { createServer } from 'node:http';
-import { ConfigError } from '../config/config';
-import { reliabilityOf } from '../config/reliability-config';
 import { createApp } from '../http/create-app';
 import { exitOnStartupError, loadRuntimeConfig } from './boot';
 import { createContainer } from './container';
@@ -9,8 +7,6 @@ import { databaseFindings, deploymentFindings, logFindings } from './doctor';
 /** The web process: the only place that reads process.env and listens. */
 async function main(): Promise<void> {
   const { config, generatedSecrets } = loadRuntimeConfig();
-  const { reliability, problems } = reliabilityOf(config, process.env);
-  if (problems.length > 0) throw new ConfigError(problems);
   const container = await createContainer(config);
   const { logger } = container;
   if (generatedSecrets) logger.info('generated development secrets in data/dev-secrets.json (development only)');
@@ -22,7 +18,7 @@ async function main(): Promise<void> {
 
   // Node's defaults let a slow client hold a socket for minutes (headers 60 s, request 300 s, checked
   // every 30 s) and accept connections without bound: igconnect sets its own.
-  const limits = reliability.server;
+  const limits = config.reliability.server;
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,

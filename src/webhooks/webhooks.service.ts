@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ConnectionsService } from '../connections/connections.service';
+import { withWriteTransaction } from '../db/database-retry';
 import type { Database } from '../db/schema';
 import type { Clock } from '../shared/clock';
 
@@ -31,11 +32,9 @@ export class WebhooksService {
    */
   async deauthorize(provider: string, identity: string, issuedAt: number): Promise<number> {
     // issued_at has whole seconds: the whole second it names counts as "before".
-    return this.db
-      .transaction()
-      .execute((trx) =>
-        this.connections.deleteByIdentity(trx, { provider, identity, issuedBefore: issuedAt + 1000 }, 'deauthorize'),
-      );
+    return withWriteTransaction(this.db, (trx) =>
+      this.connections.deleteByIdentity(trx, { provider, identity, issuedBefore: issuedAt + 1000 }, 'deauthorize'),
+    );
   }
 
   /** Deletes all data of the person and records the request for its status page. */
@@ -45,7 +44,7 @@ export class WebhooksService {
     if (existing) return this.answer(existing.confirmation_code);
     const now = this.clock.now();
     const code = randomBytes(18).toString('base64url');
-    await this.db.transaction().execute(async (trx) => {
+    await withWriteTransaction(this.db, async (trx) => {
       const deleted = await this.connections.deleteByIdentity(trx, { provider, identity }, 'data_deletion', {
         removeUsersLeftEmpty: true,
       });

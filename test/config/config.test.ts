@@ -22,7 +22,7 @@ describe('configuration', () => {
     expect(config.providers.instagram.authorizeUrl).toBe('http://localhost:3000/sandbox/oauth/authorize');
     expect(config.providers.instagram.scopes).toEqual(['instagram_business_basic']);
     expect(config.providers.instagram.apiVersion).toBe('v25.0');
-    expect(config.database).toEqual({ kind: 'sqlite', filename: 'data/igconnect.db' });
+    expect(config.database).toEqual({ kind: 'sqlite', filename: 'data/igconnect.db', timeoutMs: 5000 });
     expect(config.trustProxy).toBe(false);
   });
 
