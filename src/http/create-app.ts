@@ -84,7 +84,12 @@ export function createApp(deps: AppDeps): Express {
   app.use(httpsRedirect(config));
   app.use('/public', express.static(join(PROJECT_ROOT, 'public'), { index: false, maxAge: '1h' }));
   app.use(createHealthRouter(db));
-  if (deps.sandbox) app.use(deps.sandbox.basePath, deps.sandbox.router);
+  // The built-in sandbox stands in for Instagram, whose consent form redirects through the callback to
+  // wherever the flow ends (a connect link's return_url on another origin): browsers apply form-action
+  // to every hop of that redirect, so its pages have none, like the standalone sandbox's.
+  if (deps.sandbox) {
+    app.use(deps.sandbox.basePath, securityHeaders(config, { formAction: false }), deps.sandbox.router);
+  }
 
   const connectSessions = new ConnectSessions(db, clock, {
     publicUrl: config.publicUrl,

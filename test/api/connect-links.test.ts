@@ -302,6 +302,19 @@ describe('connect links', () => {
       );
     });
 
+    it('when the built-in sandbox shows its consent form, then its CSP lets the flow end on another origin', async () => {
+      const link = await createLink({ end_user_id: 'user-42' });
+      const browser = app.agent();
+      const opened = await browser.get(pathOf(link.url));
+      const consent = await browser.get(pathOf(opened.headers.location as string));
+      expect(consent.status).toBe(200);
+      // Browsers apply form-action to every redirect after the form (callback, then return_url).
+      expect(consent.headers['content-security-policy']).toContain("script-src 'self'");
+      expect(consent.headers['content-security-policy']).not.toContain('form-action');
+      // igconnect's own pages keep it.
+      expect((await browser.get('/')).headers['content-security-policy']).toContain("form-action 'self'");
+    });
+
     it('when an unknown or malformed link is opened, then it answers 404', async () => {
       for (const path of [`/connect/igcl_${'A'.repeat(43)}`, '/connect/nothing', `/connect/igcl_${'A'.repeat(44)}`]) {
         const response = await app.agent().get(path);
