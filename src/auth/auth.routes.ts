@@ -1,9 +1,11 @@
 import { type NextFunction, type Request, type Response, Router } from 'express';
+import { type LinkFlowStarter, finishLinkFlow } from '../connect-sessions/connect-sessions.routes';
+import type { ConnectSessions } from '../connect-sessions/connect-sessions.service';
 import type { ProviderRegistry } from '../providers/registry';
 import type { Clock } from '../shared/clock';
 import { AppError, ErrorCodes, type ErrorCode, isAppError } from '../shared/errors';
 import type { Passport } from './passport';
-import type { AuthenticateOptions } from './provider-strategy';
+import { type AuthenticateOptions, type ConnectInfo, consumedFlow } from './provider-strategy';
 
 /**
  * For each configured provider: GET /auth/<id> starts the flow; GET /auth/<id>/callback finishes it.
@@ -11,7 +13,8 @@ import type { AuthenticateOptions } from './provider-strategy';
  * a clean URL (no code, state or error in the address bar, the history or a later Referer): /account on
  * success, /auth/<id>/result for a cancel or the provider's refusal, whose outcome waits in the session.
  * A callback that fails before that (no, forged or used state; malformed parameters) belongs to no flow
- * of this browser and is answered directly.
+ * of this browser and is answered directly. A flow opened through a connect link ends in
+ * src/connect-sessions instead, and never signs the browser in.
  */
 function isFlowOutcome(error: unknown): error is AppError {
   return isAppError(error) && (error.code === 'CONNECT_CANCELLED' || error.code.startsWith('PROVIDER_'));
@@ -29,7 +32,12 @@ function connectedText(usernames: string[] | undefined): string {
   return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} are connected.`;
 }
 
-export function createAuthRouter(passport: Passport, providers: ProviderRegistry, clock: Clock): Router {
+export function createAuthRouter(
+  passport: Passport,
+  providers: ProviderRegistry,
+  clock: Clock,
+  connectSessions: ConnectSessions,
+): Router {
   const router = Router();
   for (const { id } of providers.all()) {
     // HEAD (link checkers, prefetchers) answers without running the flow: no state, session or exchange.
@@ -46,7 +54,17 @@ export function createAuthRouter(passport: Passport, providers: ProviderRegistry
       passport.authenticate(
         id,
         { ...options, session: false },
-        (error: unknown, user: Express.User | false, info?: { usernames?: string[] }) => {
+        (error: unknown, user: Express.User | false, info?: ConnectInfo) => {
+          const flow = consumedFlow(res);
+          if (flow?.connectSessionId) {
+            finishLinkFlow(connectSessions, req, res, {
+              connectSessionId: flow.connectSessionId,
+              error,
+              connectionIds: info?.connectionIds,
+              usernames: info?.usernames,
+            }).catch(next);
+            return;
+          }
           if (isFlowOutcome(error)) {
             req.session.connectOutcome = { code: error.code, detail: error.detail ?? null };
             return res.redirect(303, `/auth/${id}/result`);
@@ -73,4 +91,15 @@ export function createAuthRouter(passport: Passport, providers: ProviderRegistry
     });
   }
   return router;
+}
+
+/** Starts a provider's flow bound to a connect link (for src/connect-sessions' GET /connect/<secret>). */
+export function linkFlowStarter(passport: Passport, providers: ProviderRegistry): LinkFlowStarter {
+  return (req, res, next, link) => {
+    // A link made before its provider was removed from the configuration leads nowhere.
+    if (!providers.find(link.provider))
+      return next(new AppError('NOT_FOUND', 'the link names a provider not configured'));
+    const options: AuthenticateOptions = { phase: 'start', connectSessionId: link.connectSessionId };
+    passport.authenticate(link.provider, { ...options, session: false })(req, res, next);
+  };
 }

@@ -1,10 +1,10 @@
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import OAuth2Strategy from 'passport-oauth2';
 import type { AuthorizationGrant, AuthorizedAccount, ProviderDefinition } from '../providers/provider-definition';
 import { AppError, ProviderError } from '../shared/errors';
 import type { HttpClient } from '../shared/http-client';
 import { type CallbackParams, parseCallbackParams } from './callback-params';
-import type { TransactionStore } from './transaction-store';
+import type { FlowBinding, LinkFlowState, TransactionStore } from './transaction-store';
 
 /** What a finished authorization hands the verify function. */
 export interface AuthorizationResult {
@@ -13,14 +13,31 @@ export interface AuthorizationResult {
   accounts: AuthorizedAccount[];
 }
 
+/** What the callback tells its route about the connections it stored. */
+export interface ConnectInfo {
+  usernames: string[];
+  connectionIds: string[];
+}
+
 export type ProviderVerify = (
   req: Request,
   result: AuthorizationResult,
-) => Promise<{ user: Express.User; info: { usernames: string[] } }>;
+  flow: FlowBinding,
+) => Promise<{ user: Express.User; info: ConnectInfo }>;
 
 export interface AuthenticateOptions {
   phase: 'start' | 'callback';
   forceReauth?: boolean;
+  /** Start: bind the flow to this connect link (its state then carries the link). */
+  connectSessionId?: string;
+}
+
+/**
+ * The flow a callback's state belonged to, once the state is consumed: whether it was opened through a
+ * connect link decides how the callback ends, also when it ends in an error. Undefined before that.
+ */
+export function consumedFlow(res: Response): FlowBinding | undefined {
+  return res.locals.consumedFlow as FlowBinding | undefined;
 }
 
 /** A view of the request that shows passport-oauth2 only the query we decided to show it. */
@@ -77,7 +94,11 @@ export class ProviderStrategy extends OAuth2Strategy {
 
   override authenticate(req: Request, options: AuthenticateOptions): void {
     if (options.phase === 'start') {
-      super.authenticate(withQuery(req, {}), options);
+      // An object `state` is handed to the store (passport-oauth2's documented state object), never sent.
+      const state: LinkFlowState | undefined = options.connectSessionId
+        ? { connectSessionId: options.connectSessionId }
+        : undefined;
+      super.authenticate(withQuery(req, {}), { ...options, state });
       return;
     }
     this.callback(req).then(
@@ -88,18 +109,22 @@ export class ProviderStrategy extends OAuth2Strategy {
 
   private async callback(req: Request) {
     const params = parseCallbackParams(req.query);
-    if (!params.state || !(await this.consumeState(req, params.state))) {
+    const flow = params.state ? await this.consumeState(req, params.state) : undefined;
+    if (!flow) {
       throw new AppError(
         'STATE_INVALID',
         params.state ? 'unknown, foreign, expired or used state' : 'callback without state',
       );
     }
-    return this.verifyResult(req, await this.authorize(params));
+    if (req.res) req.res.locals.consumedFlow = flow;
+    return this.verifyResult(req, await this.authorize(params), flow);
   }
 
-  private consumeState(req: Request, state: string): Promise<boolean> {
+  private consumeState(req: Request, state: string): Promise<FlowBinding | undefined> {
     return new Promise((resolve, reject) => {
-      this.transactions.verify(req, state, (error, ok) => (error ? reject(error) : resolve(ok)));
+      this.transactions.verify(req, state, (error, ok, flow: FlowBinding | undefined) =>
+        error ? reject(error) : resolve(ok ? flow : undefined),
+      );
     });
   }
 

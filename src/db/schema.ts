@@ -91,6 +91,8 @@ export interface OAuthTransactionsTable {
   created_at: number;
   expires_at: number;
   consumed_at: number | null;
+  /** The connect link this flow was opened through; null for a flow started on the home page. */
+  connect_session_id: string | null;
 }
 
 /** Meta's data-deletion requests: enough to answer the status page, no personal data. */

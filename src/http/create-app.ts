@@ -5,9 +5,12 @@ import type { Kysely } from 'kysely';
 import { pinoHttp } from 'pino-http';
 import { apiErrorHandler, apiNotFound } from '../api/api-errors';
 import { createApiRouter } from '../api/api.routes';
-import { createAuthRouter } from '../auth/auth.routes';
+import { connectSessionsPart } from '../api/connect-sessions.api';
+import { createAuthRouter, linkFlowStarter } from '../auth/auth.routes';
 import { createPassport } from '../auth/passport';
 import type { Config } from '../config/config';
+import { createConnectSessionsRouter } from '../connect-sessions/connect-sessions.routes';
+import { ConnectSessions, looksLikeLinkSecret } from '../connect-sessions/connect-sessions.service';
 import { createConnectionsRouter } from '../connections/connections.routes';
 import type { ConnectionsService } from '../connections/connections.service';
 import type { Database } from '../db/schema';
@@ -81,21 +84,35 @@ export function createApp(deps: AppDeps): Express {
   app.use(httpsRedirect(config));
   app.use('/public', express.static(join(PROJECT_ROOT, 'public'), { index: false, maxAge: '1h' }));
   app.use(createHealthRouter(db));
-  if (deps.sandbox) app.use(deps.sandbox.basePath, deps.sandbox.router);
+  // The built-in sandbox stands in for Instagram, whose consent form redirects through the callback to
+  // wherever the flow ends (a connect link's return_url on another origin): browsers apply form-action
+  // to every hop of that redirect, so its pages have none, like the standalone sandbox's.
+  if (deps.sandbox) {
+    app.use(deps.sandbox.basePath, securityHeaders(config, { formAction: false }), deps.sandbox.router);
+  }
+
+  const connectSessions = new ConnectSessions(db, clock, {
+    publicUrl: config.publicUrl,
+    ttlMs: config.api.connectSessionTtlMs,
+    returnUrlOrigins: config.api.returnUrlOrigins,
+  });
 
   // The deployer's API: before sessions and CSRF, so no cookie ever authenticates it; JSON only.
   const perMinute = createRateLimiter({ db, clock, windowMs: 60_000 });
   app.use(
     '/api/v1',
-    createApiRouter({
-      db,
-      clock,
-      logger,
-      publicUrl: config.publicUrl,
-      settings: config.api,
-      connections: deps.connections,
-      rateLimit: (limit, clientOf) => perMinute('api', limit, 'page', (_req, res) => clientOf(res)),
-    }),
+    createApiRouter(
+      {
+        db,
+        clock,
+        logger,
+        publicUrl: config.publicUrl,
+        settings: config.api,
+        connections: deps.connections,
+        rateLimit: (limit, clientOf) => perMinute('api', limit, 'page', (_req, res) => clientOf(res)),
+      },
+      [connectSessionsPart({ connectSessions, providers: providers.all().map((p) => p.id) })],
+    ),
   );
   app.use('/api', apiNotFound, apiErrorHandler(logger));
 
@@ -110,6 +127,12 @@ export function createApp(deps: AppDeps): Express {
     app.get(`/auth/${id}`, rateLimit('auth-start', config.rateLimits.authStart, 'page'));
     app.get(`/auth/${id}/callback`, rateLimit('auth-callback', config.rateLimits.authCallback, 'page'));
   }
+  // Opening a connect link starts a flow: it counts as a start. Anything else under /connect/ (the
+  // result page, malformed links) starts nothing and reads nothing, so it is not counted.
+  const linkStartLimit = rateLimit('auth-start', config.rateLimits.authStart, 'page');
+  app.get('/connect/:secret', (req, res, next) =>
+    looksLikeLinkSecret(String(req.params.secret)) ? linkStartLimit(req, res, next) : next(),
+  );
   app.use('/webhooks', rateLimit('webhooks', config.rateLimits.webhooks, 'json'));
   // Meta's callbacks: after their rate limit, before sessions (a callback never creates a session).
   app.use(
@@ -124,7 +147,14 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
-  const passport = createPassport({ db, clock, providers, http: deps.http, connections: deps.connections });
+  const passport = createPassport({
+    db,
+    clock,
+    providers,
+    http: deps.http,
+    connections: deps.connections,
+    connectSessions,
+  });
   app.use(createSessionMiddleware(config, db, clock));
   app.use(passport.initialize());
   app.use(passport.session());
@@ -134,7 +164,8 @@ export function createApp(deps: AppDeps): Express {
     const connections = req.user ? await deps.connections.listForUser(req.user.id) : [];
     res.render('home', { signedIn: req.user !== undefined, connectionCount: connections.length });
   });
-  app.use(createAuthRouter(passport, providers, clock));
+  app.use(createAuthRouter(passport, providers, clock, connectSessions));
+  app.use(createConnectSessionsRouter({ sessions: connectSessions, startFlow: linkFlowStarter(passport, providers) }));
   app.use(createConnectionsRouter({ connections: deps.connections, clock, forms }));
   app.use(createLifecycleRouter({ lifecycle: deps.lifecycle, forms }));
 

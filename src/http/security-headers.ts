@@ -6,7 +6,7 @@ import type { Config } from '../config/config';
  * helmet, tightened: no framing at all, no inline scripts or styles, no plugins, no <base>, and no
  * Referer ever (the callback URL carries a code). HSTS only when served over https.
  */
-export function securityHeaders(config: Config): RequestHandler {
+export function securityHeaders(config: Config, options: { formAction?: boolean } = {}): RequestHandler {
   const https = config.publicUrl.startsWith('https:');
   return helmet({
     contentSecurityPolicy: {
@@ -19,7 +19,7 @@ export function securityHeaders(config: Config): RequestHandler {
         imgSrc: ["'self'", 'data:', 'https:'],
         fontSrc: ["'self'"],
         connectSrc: ["'self'"],
-        formAction: ["'self'"],
+        ...(options.formAction === false ? {} : { formAction: ["'self'"] }),
         frameAncestors: ["'none'"],
         baseUri: ["'none'"],
         objectSrc: ["'none'"],

@@ -31,12 +31,15 @@ const QUERY_SECRET =
 const BEARER = /(bearer\s+)[A-Za-z0-9._~+/-]+=*/gi;
 // Instagram user tokens start with IGAA/IGQV, Facebook ones with EAA; none belongs in a log.
 const TOKEN_SHAPE = /\b(?:IGAA|IGQV|EAA)[A-Za-z0-9_-]{16,}/g;
+// A connect link's secret (its URL's last segment) lets anyone connect an account for that end user.
+const LINK_SECRET = /\bigcl_[A-Za-z0-9_-]{16,}/g;
 
 export function scrubLine(line: string): string {
   return line
     .replace(QUERY_SECRET, '$1[redacted]')
     .replace(BEARER, '$1[redacted]')
-    .replace(TOKEN_SHAPE, '[redacted-token]');
+    .replace(TOKEN_SHAPE, '[redacted-token]')
+    .replace(LINK_SECRET, 'igcl_[redacted]');
 }
 
 export function createLogger(options: { level: string; destination?: DestinationStream }): Logger {

@@ -109,6 +109,8 @@ export interface AuthorizeOptions {
   /** Optional scopes to leave ticked; default all requested. */
   scopes?: string[];
   switchAccount?: boolean;
+  /** The path that starts the flow, e.g. a connect link's; default the home page's start route. */
+  startPath?: string;
 }
 
 /**
@@ -116,7 +118,9 @@ export interface AuthorizeOptions {
  * callback URL Instagram (the sandbox) sent the browser to, without following it.
  */
 export async function authorize(agent: Agent, options: AuthorizeOptions = {}): Promise<string> {
-  const start = await agent.get(options.switchAccount ? '/auth/instagram?switch=1' : '/auth/instagram');
+  const start = await agent.get(
+    options.startPath ?? (options.switchAccount ? '/auth/instagram?switch=1' : '/auth/instagram'),
+  );
   if (start.status !== 302) throw new Error(`start route answered ${start.status}`);
   const authorizeUrl = new URL(start.headers.location as string);
   const consent = await agent.get(pathOf(authorizeUrl.toString()));
