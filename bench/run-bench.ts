@@ -164,7 +164,7 @@ async function runTarget(target: Target, options: BenchOptions): Promise<Json> {
       SANDBOX_PORT: String(sandboxPort),
       SANDBOX_CLIENT_ID: APP_ID,
       SANDBOX_CLIENT_SECRET: APP_SECRET,
-      SANDBOX_REDIRECT_URI: config.providers.instagram.redirectUri,
+      SANDBOX_REDIRECT_URI: config.providers.instagram!.redirectUri,
       SANDBOX_ACCOUNTS: String(SANDBOX_ACCOUNTS),
     },
   });
@@ -322,7 +322,7 @@ async function flows(rig: Rig): Promise<Json> {
         url: rig.sandbox.url,
         clientId: APP_ID,
         clientSecret: APP_SECRET,
-        redirectUri: rig.config.providers.instagram.redirectUri,
+        redirectUri: rig.config.providers.instagram!.redirectUri,
         apiVersion: API_VERSION,
       },
       accounts[i % accounts.length] ?? '',

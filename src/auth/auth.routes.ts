@@ -1,7 +1,11 @@
-import { type NextFunction, type Request, type Response, Router } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
+import type { ConnectionsService } from '../connections/connections.service';
+import type { PendingChoices } from '../connections/pending-choices';
+import type { SkippedAccount } from '../providers/provider-definition';
 import type { ProviderRegistry } from '../providers/registry';
 import type { Clock } from '../shared/clock';
 import { AppError, ErrorCodes, type ErrorCode, isAppError } from '../shared/errors';
+import { connectedText } from './outcome';
 import type { Passport } from './passport';
 import type { AuthenticateOptions } from './provider-strategy';
 
@@ -14,7 +18,7 @@ import type { AuthenticateOptions } from './provider-strategy';
  * of this browser and is answered directly.
  */
 function isFlowOutcome(error: unknown): error is AppError {
-  return isAppError(error) && (error.code === 'CONNECT_CANCELLED' || error.code.startsWith('PROVIDER_'));
+  return isAppError(error) && (error.code.startsWith('CONNECT_') || error.code.startsWith('PROVIDER_'));
 }
 
 const noStore = (_req: Request, res: Response, next: NextFunction) => {
@@ -22,15 +26,31 @@ const noStore = (_req: Request, res: Response, next: NextFunction) => {
   next();
 };
 
-function connectedText(usernames: string[] | undefined): string {
-  const names = (usernames ?? []).map((u) => `@${u}`);
-  if (names.length === 0) return 'Your account is connected.';
-  if (names.length === 1) return `${names[0]} is connected.`;
-  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} are connected.`;
+/** CSRF protection for the picker's form, handed in by the app (src/http/csrf.ts). */
+interface FormProtection {
+  token(req: Request): string;
+  check: RequestHandler;
 }
 
-export function createAuthRouter(passport: Passport, providers: ProviderRegistry, clock: Clock): Router {
+export function createAuthRouter(deps: {
+  passport: Passport;
+  providers: ProviderRegistry;
+  clock: Clock;
+  connections: ConnectionsService;
+  choices: PendingChoices;
+  forms: FormProtection;
+}): Router {
+  const { passport, providers, clock } = deps;
   const router = Router();
+  const signIn = (req: Request, res: Response, next: NextFunction, user: Express.User, text: string) => {
+    // passport 0.7 regenerates the session id on logIn (session fixation), keeping nothing of the old one.
+    req.logIn(user, (loginError) => {
+      if (loginError) return next(loginError);
+      req.session.signedInAt = clock.now();
+      req.session.flash = { kind: 'success', text };
+      res.redirect(303, '/account');
+    });
+  };
   for (const { id } of providers.all()) {
     router.get(`/auth/${id}`, noStore, (req, res, next) => {
       // `switch=1` (our own link, e.g. "use another account") asks the provider to log in again.
@@ -43,29 +63,73 @@ export function createAuthRouter(passport: Passport, providers: ProviderRegistry
       passport.authenticate(
         id,
         { ...options, session: false },
-        (error: unknown, user: Express.User | false, info?: { usernames?: string[] }) => {
+        (error: unknown, user: Express.User | false, info?: { usernames?: string[]; skipped?: SkippedAccount[] }) => {
           if (isFlowOutcome(error)) {
             req.session.connectOutcome = { code: error.code, detail: error.detail ?? null };
             return res.redirect(303, `/auth/${id}/result`);
           }
           if (error) return next(error);
           if (!user) return next(new AppError('STATE_INVALID', 'authentication ended without a user'));
-          // passport 0.7 regenerates the session id on logIn (session fixation), keeping nothing of the old one.
-          req.logIn(user, (loginError) => {
-            if (loginError) return next(loginError);
-            req.session.signedInAt = clock.now();
-            req.session.flash = { kind: 'success', text: connectedText(info?.usernames) };
-            res.redirect(303, '/account');
-          });
+          signIn(req, res, next, user, connectedText(info?.usernames ?? [], info?.skipped));
         },
       )(req, res, next);
     });
+
+    // Several accounts found: the person picks which to connect (all ticked), on a server-rendered form.
+    router.get(`/auth/${id}/choose`, noStore, async (req, res) => {
+      const pending = req.session.pendingChoice;
+      const choice = pending?.provider === id ? await deps.choices.peek(pending.id, req.sessionID) : undefined;
+      if (!choice) throw new AppError('CHOICE_EXPIRED');
+      res.render('choose', {
+        provider: id,
+        accounts: choice.accounts.map((a) => ({
+          accountId: a.accountId,
+          username: a.profile.username,
+          page: a.profile.page?.name ?? null,
+        })),
+        skipped: choice.skipped,
+        csrfToken: deps.forms.token(req),
+      });
+    });
+
+    router.post(
+      `/auth/${id}/choose`,
+      noStore,
+      express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 60 }),
+      deps.forms.check,
+      async (req, res, next) => {
+        const pending = req.session.pendingChoice;
+        delete req.session.pendingChoice;
+        const choice = pending?.provider === id ? await deps.choices.take(pending.id, req.sessionID) : undefined;
+        if (!choice) throw new AppError('CHOICE_EXPIRED');
+        const picked = new Set(
+          [(req.body as Record<string, unknown>).account ?? []].flat().filter((v) => typeof v === 'string'),
+        );
+        const accounts = choice.accounts.filter((a) => picked.has(a.accountId));
+        if (accounts.length === 0) {
+          req.session.connectOutcome = { code: 'CONNECT_CANCELLED', detail: 'no account was picked' };
+          return res.redirect(303, `/auth/${id}/result`);
+        }
+        const { userId, connections } = await deps.connections.connect({
+          userId: req.user?.id,
+          provider: id,
+          accounts,
+          requestedScopes: choice.requestedScopes,
+        });
+        const text = connectedText(
+          connections.map((c) => c.profile.username),
+          choice.skipped,
+        );
+        signIn(req, res, next, { id: userId }, text);
+      },
+    );
 
     // Shows a flow's outcome once; a reload (or a visit without one) goes to the status page.
     router.get(`/auth/${id}/result`, noStore, (req, res, next) => {
       const outcome = req.session.connectOutcome;
       if (!outcome || !(outcome.code in ErrorCodes)) return res.redirect(303, '/account');
       delete req.session.connectOutcome;
+      res.locals.flowProvider = id;
       next(new AppError(outcome.code as ErrorCode, outcome.detail ?? undefined));
     });
   }

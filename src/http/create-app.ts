@@ -5,12 +5,17 @@ import type { Kysely } from 'kysely';
 import { pinoHttp } from 'pino-http';
 import { apiErrorHandler, apiNotFound } from '../api/api-errors';
 import { createApiRouter } from '../api/api.routes';
+import { embedsPart } from '../api/embeds.api';
 import { createAuthRouter } from '../auth/auth.routes';
 import { createPassport } from '../auth/passport';
 import type { Config } from '../config/config';
 import { createConnectionsRouter } from '../connections/connections.routes';
 import type { ConnectionsService } from '../connections/connections.service';
+import { PendingChoices } from '../connections/pending-choices';
+import type { TokenVault } from '../connections/token-vault';
 import type { Database } from '../db/schema';
+import { createEmbedsRouter } from '../embeds/embeds.routes';
+import type { EmbedsService } from '../embeds/embeds.service';
 import { createLifecycleRouter } from '../lifecycle/lifecycle.routes';
 import type { LifecycleService } from '../lifecycle/lifecycle.service';
 import type { ProviderRegistry } from '../providers/registry';
@@ -41,6 +46,8 @@ export interface AppDeps {
   connections: ConnectionsService;
   lifecycle: LifecycleService;
   webhooks: WebhooksService;
+  embeds: EmbedsService;
+  vault: TokenVault;
   /** The built-in sandbox, mounted only in development and tests when a provider runs against it. */
   sandbox?: { basePath: string; router: RequestHandler };
 }
@@ -55,6 +62,9 @@ export function createApp(deps: AppDeps): Express {
   app.set('view engine', 'ejs');
   app.locals.appName = 'igconnect';
   app.locals.sandboxMode = deps.sandbox !== undefined;
+  // The ways in offered on the pages, in the order they are configured.
+  app.locals.providers = providers.all().map((p) => ({ id: p.id }));
+  app.locals.embedsAvailable = deps.embeds.available;
 
   app.use(
     pinoHttp({
@@ -87,15 +97,19 @@ export function createApp(deps: AppDeps): Express {
   const perMinute = createRateLimiter({ db, clock, windowMs: 60_000 });
   app.use(
     '/api/v1',
-    createApiRouter({
-      db,
-      clock,
-      logger,
-      publicUrl: config.publicUrl,
-      settings: config.api,
-      connections: deps.connections,
-      rateLimit: (limit, clientOf) => perMinute('api', limit, 'page', (_req, res) => clientOf(res)),
-    }),
+    createApiRouter(
+      {
+        db,
+        clock,
+        logger,
+        publicUrl: config.publicUrl,
+        settings: config.api,
+        connections: deps.connections,
+        afterDelete: (connection) => deps.lifecycle.revokeIfLast(connection),
+        rateLimit: (limit, clientOf) => perMinute('api', limit, 'page', (_req, res) => clientOf(res)),
+      },
+      [embedsPart(deps.embeds)],
+    ),
   );
   app.use('/api', apiNotFound, apiErrorHandler(logger));
 
@@ -119,7 +133,15 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
-  const passport = createPassport({ db, clock, providers, http: deps.http, connections: deps.connections });
+  const choices = new PendingChoices(db, deps.vault, clock);
+  const passport = createPassport({
+    db,
+    clock,
+    providers,
+    http: deps.http,
+    connections: deps.connections,
+    choices,
+  });
   app.use(createSessionMiddleware(config, db, clock));
   app.use(passport.initialize());
   app.use(passport.session());
@@ -129,9 +151,17 @@ export function createApp(deps: AppDeps): Express {
     const connections = req.user ? await deps.connections.listForUser(req.user.id) : [];
     res.render('home', { signedIn: req.user !== undefined, connectionCount: connections.length });
   });
-  app.use(createAuthRouter(passport, providers, clock));
-  app.use(createConnectionsRouter({ connections: deps.connections, clock, forms }));
+  app.use(createAuthRouter({ passport, providers, clock, connections: deps.connections, choices, forms }));
+  app.use(
+    createConnectionsRouter({
+      connections: deps.connections,
+      clock,
+      forms,
+      afterDisconnect: (connection) => deps.lifecycle.revokeIfLast(connection),
+    }),
+  );
   app.use(createLifecycleRouter({ lifecycle: deps.lifecycle, forms }));
+  app.use(createEmbedsRouter({ embeds: deps.embeds }));
 
   app.use(notFound());
   app.use(errorHandler(logger));

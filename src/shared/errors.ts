@@ -15,6 +15,10 @@ export const ErrorCodes = {
   REFRESH_TOO_EARLY: 409,
   NOT_RENEWABLE: 409,
   CONNECT_CANCELLED: 200,
+  /** The authorization reached no account igconnect can connect (no Page shared with a linked account). */
+  CONNECT_NO_ACCOUNTS: 200,
+  /** A pending choice of accounts was used already or is too old. */
+  CHOICE_EXPIRED: 410,
   PROVIDER_CODE_USED: 400,
   PROVIDER_TESTER_ROLE: 403,
   PROVIDER_PERMISSION: 403,

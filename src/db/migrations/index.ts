@@ -4,6 +4,7 @@ import { lifecycle } from './0002-lifecycle';
 import { rateLimits } from './0003-rate-limits';
 import { genericAccounts } from './0004-generic-accounts';
 import { api } from './0005-api';
+import { facebook } from './0007-facebook';
 
 /**
  * Every migration, in order. Migrations live in code (no file-system scanning) so they ship inside the
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0003_rate_limits': rateLimits,
   '0004_generic_accounts': genericAccounts,
   '0005_api': api,
+  '0007_facebook': facebook,
 };
