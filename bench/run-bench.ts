@@ -192,7 +192,7 @@ async function runTarget(
       SANDBOX_PORT: String(sandboxPort),
       SANDBOX_CLIENT_ID: APP_ID,
       SANDBOX_CLIENT_SECRET: APP_SECRET,
-      SANDBOX_REDIRECT_URI: config.providers.instagram.redirectUri,
+      SANDBOX_REDIRECT_URI: config.providers.instagram!.redirectUri,
       SANDBOX_ACCOUNTS: String(SANDBOX_ACCOUNTS),
       ...(production && tls
         ? {
@@ -399,7 +399,7 @@ async function flows(rig: Rig): Promise<Json> {
         url: rig.sandbox.url,
         clientId: APP_ID,
         clientSecret: APP_SECRET,
-        redirectUri: rig.config.providers.instagram.redirectUri,
+        redirectUri: rig.config.providers.instagram!.redirectUri,
         apiVersion: API_VERSION,
       },
       accounts[i % accounts.length] ?? '',

@@ -121,6 +121,7 @@ function connectionRow(
         status: row.status,
         tokenIssuedAt: issuedAt,
         tokenExpiresAt: row.token_expires_at,
+        accessExpiresAt: null,
         lastValidatedAt,
         backoffUntil: null,
       },

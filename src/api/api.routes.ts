@@ -2,7 +2,7 @@ import express, { type RequestHandler, Router } from 'express';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { ApiConfig } from '../config/config';
-import type { ConnectionsService } from '../connections/connections.service';
+import type { Connection, ConnectionsService } from '../connections/connections.service';
 import type { Database } from '../db/schema';
 import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';
@@ -24,6 +24,8 @@ export interface ApiDeps {
   publicUrl: string;
   settings: ApiConfig;
   connections: ConnectionsService;
+  /** What must follow a deletion (withdrawing the app at the provider after a person's last connection). */
+  afterDelete?: (connection: Connection) => Promise<void>;
   /** Counts requests per API key (src/http/rate-limit.ts), handed in by the app. */
   rateLimit: (limit: number, clientOf: (res: express.Response) => string) => RequestHandler;
 }
@@ -157,9 +159,9 @@ function connectionsPart(deps: ApiDeps): ApiPart {
         },
       },
       async ({ params }, _req, res) => {
-        if (!(await deps.connections.deleteById(params.id as string))) {
-          throw new ApiError(404, 'not_found', 'No such connection.');
-        }
+        const deleted = await deps.connections.deleteById(params.id as string);
+        if (!deleted) throw new ApiError(404, 'not_found', 'No such connection.');
+        await deps.afterDelete?.(deleted);
         res.status(204).end();
       },
     );

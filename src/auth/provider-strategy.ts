@@ -1,6 +1,11 @@
 import type { Request, Response } from 'express';
 import OAuth2Strategy from 'passport-oauth2';
-import type { AuthorizationGrant, AuthorizedAccount, ProviderDefinition } from '../providers/provider-definition';
+import type {
+  AuthorizationGrant,
+  AuthorizedAccount,
+  ProviderDefinition,
+  SkippedAccount,
+} from '../providers/provider-definition';
 import { AppError, ProviderError } from '../shared/errors';
 import type { HttpClient } from '../shared/http-client';
 import { type CallbackParams, parseCallbackParams } from './callback-params';
@@ -11,19 +16,21 @@ export interface AuthorizationResult {
   provider: ProviderDefinition;
   grant: AuthorizationGrant;
   accounts: AuthorizedAccount[];
+  /** Accounts the authorization could not reach, to name for the person (never stored). */
+  skipped: SkippedAccount[];
 }
 
 /** What the callback tells its route about the connections it stored. */
 export interface ConnectInfo {
   usernames: string[];
   connectionIds: string[];
+  skipped: SkippedAccount[];
 }
 
-export type ProviderVerify = (
-  req: Request,
-  result: AuthorizationResult,
-  flow: FlowBinding,
-) => Promise<{ user: Express.User; info: ConnectInfo }>;
+/** What the verify function decides: the user to sign in, or a page the flow continues on. */
+export type VerifyOutcome = { user: Express.User; info: ConnectInfo } | { redirect: string };
+
+export type ProviderVerify = (req: Request, result: AuthorizationResult, flow: FlowBinding) => Promise<VerifyOutcome>;
 
 export interface AuthenticateOptions {
   phase: 'start' | 'callback';
@@ -77,7 +84,8 @@ export class ProviderStrategy extends OAuth2Strategy {
         clientSecret: settings.clientSecret,
         // Absolute, from configuration: never derived from the Host header.
         callbackURL: settings.redirectUri,
-        scope: settings.scopes,
+        // A provider configured without scopes (Facebook's Login for Business `config_id`) sends none.
+        scope: settings.scopes.length > 0 ? settings.scopes : undefined,
         scopeSeparator: settings.scopeSeparator,
         store: transactions,
       },
@@ -102,7 +110,8 @@ export class ProviderStrategy extends OAuth2Strategy {
       return;
     }
     this.callback(req).then(
-      ({ user, info }) => this.success(user, info),
+      (outcome) =>
+        'redirect' in outcome ? this.redirect(outcome.redirect, 303) : this.success(outcome.user, outcome.info),
       (error: unknown) => this.error(error as Error),
     );
   }
@@ -140,7 +149,7 @@ export class ProviderStrategy extends OAuth2Strategy {
     }
     if (!params.code) throw new AppError('BAD_REQUEST', 'callback without code');
     const grant = await this.provider.exchangeCode(this.http, params.code);
-    const accounts = await this.provider.fetchAccounts(this.http, grant);
+    const { accounts, skipped } = await this.provider.fetchAccounts(this.http, grant);
     for (const account of accounts) {
       if (!this.provider.identityMatches(grant, account)) {
         throw new ProviderError(
@@ -150,6 +159,6 @@ export class ProviderStrategy extends OAuth2Strategy {
         );
       }
     }
-    return { provider: this.provider, grant, accounts };
+    return { provider: this.provider, grant, accounts, skipped };
   }
 }

@@ -59,6 +59,8 @@ export interface ApiConfig {
   connectSessionTtlMs: number;
   /** Origins besides PUBLIC_URL's that a connect link may send the browser back to. */
   returnUrlOrigins: string[];
+  /** How long an oEmbed answer is kept; 0 keeps none. */
+  oembedCacheMs: number;
 }
 
 /** Signed events to the deployer's backend (src/events); undefined when not configured. */
@@ -286,7 +288,13 @@ function readApi(reader: EnvReader, production: boolean): ApiConfig {
       origins.push(url.origin);
     }
   }
+  const oembedCache = reader.read(
+    'OEMBED_CACHE_SECONDS',
+    wholeNumber(rangeMessage('OEMBED_CACHE_SECONDS', 0, 7 * 86_400), 0, 7 * 86_400),
+    '3600',
+  );
   return {
+    oembedCacheMs: (oembedCache ?? 3600) * 1000,
     rateLimitPerMinute: perMinute ?? 60_000,
     connectSessionTtlMs: (ttl ?? 1800) * 1000,
     returnUrlOrigins: origins,

@@ -19,6 +19,12 @@ export interface ConnectionCard extends Connection {
   needsYou: boolean;
   /** null for a token that never expires. */
   expires: TimeText | null;
+  /** When the person's data access lapses (Facebook Login's 90 days), if it does. */
+  accessExpires: TimeText | null;
+  /** Data access lapses within ACCESS_WARNING_MS: only reconnecting extends it. */
+  accessEndsSoon: boolean;
+  /** For an expired connection: whether its data access lapsed (else its token expired). */
+  accessLapsed: boolean;
   connected: TimeText;
   tokenIssued: TimeText;
   lastRefreshed: TimeText | null;
@@ -39,10 +45,17 @@ function timeText(epochMs: number, now: Date): TimeText {
 
 const timeOrNull = (epochMs: number | null, now: Date) => (epochMs === null ? null : timeText(epochMs, now));
 
-/** A token past its expiry cannot work whatever the stored status says, so it counts as needing the person. */
+/** Warn this long before data access lapses: it cannot be renewed server-side, only by reconnecting. */
+export const ACCESS_WARNING_MS = 14 * 86_400_000;
+
+/**
+ * A token past its expiry (or past the lapse of data access) cannot work whatever the stored status says,
+ * so it counts as needing the person.
+ */
 export function healthOf(connection: Connection, now: Date): ConnectionHealth {
   if (connection.status === 'needs_reconnect') return 'needs_reconnect';
-  if (connection.tokenExpiresAt !== null && connection.tokenExpiresAt <= now.getTime()) return 'expired';
+  const ends = [connection.tokenExpiresAt, connection.accessExpiresAt].filter((t): t is number => t !== null);
+  if (ends.some((t) => t <= now.getTime())) return 'expired';
   return 'healthy';
 }
 
@@ -54,6 +67,13 @@ export function presentStatusPage(connections: Connection[], now: Date): StatusP
       health,
       needsYou: health !== 'healthy',
       expires: timeOrNull(connection.tokenExpiresAt, now),
+      accessExpires: timeOrNull(connection.accessExpiresAt, now),
+      accessLapsed:
+        health === 'expired' && connection.accessExpiresAt !== null && connection.accessExpiresAt <= now.getTime(),
+      accessEndsSoon:
+        health === 'healthy' &&
+        connection.accessExpiresAt !== null &&
+        connection.accessExpiresAt - now.getTime() <= ACCESS_WARNING_MS,
       connected: timeText(connection.connectedAt, now),
       tokenIssued: timeText(connection.tokenIssuedAt, now),
       lastRefreshed: timeOrNull(connection.lastRefreshedAt, now),

@@ -107,6 +107,16 @@ export async function deleteByIds(db: Db, ids: string[]): Promise<void> {
   if (ids.length > 0) await db.deleteFrom('connections').where('id', 'in', ids).execute();
 }
 
+export async function subjectHasConnections(db: Db, provider: string, subjectId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('connections')
+    .select('id')
+    .where('provider', '=', provider)
+    .where('subject_id', '=', subjectId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function userHasConnections(db: Db, userId: string): Promise<boolean> {
   const row = await db.selectFrom('connections').select('id').where('user_id', '=', userId).executeTakeFirst();
   return row !== undefined;

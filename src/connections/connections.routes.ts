@@ -2,7 +2,7 @@ import express, { type Request, type RequestHandler, Router } from 'express';
 import type { Clock } from '../shared/clock';
 import { AppError } from '../shared/errors';
 import { presentStatusPage } from './connections.presenter';
-import type { ConnectionsService } from './connections.service';
+import type { Connection, ConnectionsService } from './connections.service';
 
 export const CONNECTION_ID = /^[0-9a-f-]{36}$/;
 
@@ -24,6 +24,8 @@ export function createConnectionsRouter(deps: {
   connections: ConnectionsService;
   clock: Clock;
   forms: FormProtection;
+  /** What must follow a disconnect (withdrawing the app at the provider after a person's last connection). */
+  afterDisconnect?: (connection: Connection) => Promise<void>;
 }): Router {
   const router = Router();
   const form = formPost(deps.forms);
@@ -49,7 +51,8 @@ export function createConnectionsRouter(deps: {
     const id = req.params.id;
     if (!req.user) throw new AppError('CSRF_FAILED', 'not signed in');
     if (typeof id !== 'string' || !CONNECTION_ID.test(id)) throw new AppError('NOT_FOUND');
-    await deps.connections.disconnect(req.user.id, id);
+    const deleted = await deps.connections.disconnect(req.user.id, id);
+    await deps.afterDisconnect?.(deleted);
     req.session.flash = { kind: 'info', text: 'The account was disconnected and its token deleted.' };
     res.redirect(303, '/account');
   });

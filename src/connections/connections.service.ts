@@ -27,6 +27,8 @@ export interface ScheduleInput {
   status: ConnectionStatus;
   tokenIssuedAt: number;
   tokenExpiresAt: number | null;
+  /** When data access lapses whatever the token's expiry (Facebook Login); null without such a limit. */
+  accessExpiresAt: number | null;
   lastValidatedAt: number | null;
   backoffUntil: number | null;
 }
@@ -174,6 +176,7 @@ export class ConnectionsService {
       tokenFingerprint: row.token_fingerprint,
       tokenIssuedAt: Number(row.token_issued_at),
       tokenExpiresAt: numberOrNull(row.token_expires_at),
+      accessExpiresAt: numberOrNull(row.access_expires_at),
       connectedAt: Number(row.connected_at),
       updatedAt: Number(row.updated_at),
       lastRefreshedAt: numberOrNull(row.last_refreshed_at),
@@ -241,6 +244,7 @@ export class ConnectionsService {
           ...this.vault.seal(id, account.token.accessToken),
           token_issued_at: now,
           token_expires_at: expiryOf(account.token, now),
+          access_expires_at: account.accessExpiresAt ?? null,
           updated_at: now,
           // A (re)connect starts the lifecycle afresh and takes the row from any keeper working on it:
           // that keeper's conditional write then fails and its result is dropped.
@@ -258,6 +262,7 @@ export class ConnectionsService {
           status: 'active',
           tokenIssuedAt: now,
           tokenExpiresAt: fields.token_expires_at,
+          accessExpiresAt: fields.access_expires_at,
           lastValidatedAt: now,
           backoffUntil: null,
         });
@@ -290,18 +295,24 @@ export class ConnectionsService {
     });
   }
 
-  /** The person disconnects one of their connections: the row and its token are deleted. */
-  async disconnect(userId: string, connectionId: string): Promise<void> {
-    const deleted = await this.write((trx) =>
+  /** The person disconnects one of their connections: the row and its token are deleted. Returns it. */
+  async disconnect(userId: string, connectionId: string): Promise<Connection> {
+    const [deleted] = await this.write((trx) =>
       this.deleteRows(trx, [connectionId], 'user', (row) => row.user_id === userId),
     );
-    if (deleted.length === 0) throw new AppError('NOT_FOUND', 'no such connection for this user');
+    if (!deleted) throw new AppError('NOT_FOUND', 'no such connection for this user');
+    return this.toConnection(deleted);
   }
 
-  /** The deployer deletes a connection through the API: what Disconnect does. */
-  async deleteById(connectionId: string): Promise<boolean> {
-    const deleted = await this.write((trx) => this.deleteRows(trx, [connectionId], 'api'));
-    return deleted.length > 0;
+  /** The deployer deletes a connection through the API: what Disconnect does. Returns it, if it existed. */
+  async deleteById(connectionId: string): Promise<Connection | undefined> {
+    const [deleted] = await this.write((trx) => this.deleteRows(trx, [connectionId], 'api'));
+    return deleted && this.toConnection(deleted);
+  }
+
+  /** Whether the person (a provider's subject) still has a connection through that provider, for anyone. */
+  async subjectHasConnections(provider: string, subjectId: string): Promise<boolean> {
+    return repo.subjectHasConnections(this.db, provider, subjectId);
   }
 
   /**

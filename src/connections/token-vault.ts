@@ -38,4 +38,13 @@ export class TokenVault {
   open(connectionId: string, sealed: SealedToken): string {
     return this.cipher.open(sealed, tokenAad(connectionId));
   }
+
+  /** Tokens waiting in a pending choice (pending-choices.ts), bound to that row. */
+  sealChoice(choiceId: string, payload: string): SealedToken {
+    return this.cipher.seal(payload, `choice:${choiceId}`);
+  }
+
+  openChoice(choiceId: string, sealed: SealedToken): string {
+    return this.cipher.open(sealed, `choice:${choiceId}`);
+  }
 }

@@ -17,6 +17,7 @@ export interface Database {
   connect_sessions: ConnectSessionsTable;
   token_reads: TokenReadsTable;
   events: EventsTable;
+  pending_choices: PendingChoicesTable;
 }
 
 /**
@@ -58,6 +59,8 @@ export interface ConnectionsTable {
   token_issued_at: number;
   /** Null for tokens that never expire. */
   token_expires_at: number | null;
+  /** When the person's grant of data access lapses (Facebook Login's 90 days); null without such a limit. */
+  access_expires_at: number | null;
   connected_at: number;
   updated_at: number;
   last_refreshed_at: number | null;
@@ -167,4 +170,15 @@ export interface EventsTable {
   last_error: string | null;
   lease_owner: string | null;
   lease_until: number | null;
+}
+
+/** An authorization waiting for the person to pick accounts: its accounts and tokens sealed as one value. */
+export interface PendingChoicesTable {
+  id: string;
+  session_id: string;
+  provider: string;
+  key_id: string;
+  payload: string;
+  created_at: number;
+  expires_at: number;
 }

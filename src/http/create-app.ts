@@ -6,14 +6,19 @@ import { pinoHttp } from 'pino-http';
 import { apiErrorHandler, apiNotFound } from '../api/api-errors';
 import { createApiRouter } from '../api/api.routes';
 import { connectSessionsPart } from '../api/connect-sessions.api';
+import { embedsPart } from '../api/embeds.api';
 import { createAuthRouter, linkFlowStarter } from '../auth/auth.routes';
-import { createPassport } from '../auth/passport';
+import { connectFinisher, createPassport } from '../auth/passport';
 import type { Config } from '../config/config';
 import { createConnectSessionsRouter } from '../connect-sessions/connect-sessions.routes';
 import { ConnectSessions, looksLikeLinkSecret } from '../connect-sessions/connect-sessions.service';
 import { createConnectionsRouter } from '../connections/connections.routes';
 import type { ConnectionsService } from '../connections/connections.service';
+import { PendingChoices } from '../connections/pending-choices';
+import type { TokenVault } from '../connections/token-vault';
 import type { Database } from '../db/schema';
+import { createEmbedsRouter } from '../embeds/embeds.routes';
+import type { EmbedsService } from '../embeds/embeds.service';
 import { createLifecycleRouter } from '../lifecycle/lifecycle.routes';
 import type { LifecycleService } from '../lifecycle/lifecycle.service';
 import type { ProviderRegistry } from '../providers/registry';
@@ -44,6 +49,8 @@ export interface AppDeps {
   connections: ConnectionsService;
   lifecycle: LifecycleService;
   webhooks: WebhooksService;
+  embeds: EmbedsService;
+  vault: TokenVault;
   /** The built-in sandbox, mounted only in development and tests when a provider runs against it. */
   sandbox?: { basePath: string; router: RequestHandler };
 }
@@ -58,6 +65,9 @@ export function createApp(deps: AppDeps): Express {
   app.set('view engine', 'ejs');
   app.locals.appName = 'igconnect';
   app.locals.sandboxMode = deps.sandbox !== undefined;
+  // The ways in offered on the pages, in the order they are configured.
+  app.locals.providers = providers.all().map((p) => ({ id: p.id }));
+  app.locals.embedsAvailable = deps.embeds.available;
 
   app.use(
     pinoHttp({
@@ -109,9 +119,10 @@ export function createApp(deps: AppDeps): Express {
         publicUrl: config.publicUrl,
         settings: config.api,
         connections: deps.connections,
+        afterDelete: (connection) => deps.lifecycle.revokeIfLast(connection),
         rateLimit: (limit, clientOf) => perMinute('api', limit, 'page', (_req, res) => clientOf(res)),
       },
-      [connectSessionsPart({ connectSessions, providers: providers.all().map((p) => p.id) })],
+      [connectSessionsPart({ connectSessions, providers: providers.all().map((p) => p.id) }), embedsPart(deps.embeds)],
     ),
   );
   app.use('/api', apiNotFound, apiErrorHandler(logger));
@@ -147,13 +158,15 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
+  const choices = new PendingChoices(db, deps.vault, clock);
+  const finish = connectFinisher({ connections: deps.connections, connectSessions });
   const passport = createPassport({
     db,
     clock,
     providers,
     http: deps.http,
-    connections: deps.connections,
-    connectSessions,
+    choices,
+    finish,
   });
   app.use(createSessionMiddleware(config, db, clock));
   app.use(passport.initialize());
@@ -164,10 +177,18 @@ export function createApp(deps: AppDeps): Express {
     const connections = req.user ? await deps.connections.listForUser(req.user.id) : [];
     res.render('home', { signedIn: req.user !== undefined, connectionCount: connections.length });
   });
-  app.use(createAuthRouter(passport, providers, clock, connectSessions));
+  app.use(createAuthRouter({ passport, providers, clock, connectSessions, choices, finish, forms }));
   app.use(createConnectSessionsRouter({ sessions: connectSessions, startFlow: linkFlowStarter(passport, providers) }));
-  app.use(createConnectionsRouter({ connections: deps.connections, clock, forms }));
+  app.use(
+    createConnectionsRouter({
+      connections: deps.connections,
+      clock,
+      forms,
+      afterDisconnect: (connection) => deps.lifecycle.revokeIfLast(connection),
+    }),
+  );
   app.use(createLifecycleRouter({ lifecycle: deps.lifecycle, forms }));
+  app.use(createEmbedsRouter({ embeds: deps.embeds }));
 
   app.use(notFound());
   app.use(errorHandler(logger));

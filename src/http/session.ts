@@ -15,6 +15,8 @@ declare module 'express-session' {
     flash?: { kind: 'success' | 'info'; text: string };
     /** A connect flow's error outcome, shown once on /auth/:provider/result. */
     connectOutcome?: { code: string; detail: string | null };
+    /** An authorization waiting on /auth/:provider/choose for the person to pick accounts. */
+    pendingChoice?: { id: string; provider: string };
   }
 }
 

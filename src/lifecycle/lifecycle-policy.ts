@@ -29,8 +29,9 @@ function plannedActions(
 ): { kind: Kind; at: number }[] {
   if (state.status !== 'active') return [];
   const candidates: { kind: Kind; at: number }[] = [];
+  const end = endOf(state);
+  if (end !== null) candidates.push({ kind: 'expire', at: end.at });
   if (state.tokenExpiresAt !== null) {
-    candidates.push({ kind: 'expire', at: state.tokenExpiresAt });
     if (policy.renewal) {
       const refreshAt = Math.max(
         state.tokenIssuedAt + policy.renewal.minAgeMs,
@@ -86,8 +87,21 @@ export function decide(
   return first?.kind ?? 'wait';
 }
 
-export function isExpired(state: Pick<LifecycleState, 'tokenExpiresAt'>, now: number): boolean {
-  return state.tokenExpiresAt !== null && now >= state.tokenExpiresAt;
+/**
+ * When the connection stops working whatever the keeper does: its token's expiry, or the lapse of the
+ * person's data access when that comes first (it cannot be renewed server-side either). Null: never.
+ */
+export function endOf(
+  state: Pick<LifecycleState, 'tokenExpiresAt' | 'accessExpiresAt'>,
+): { at: number; reason: 'expired' | 'data_access_expired' } | null {
+  const { tokenExpiresAt: token, accessExpiresAt: access } = state;
+  if (access !== null && (token === null || access < token)) return { at: access, reason: 'data_access_expired' };
+  return token === null ? null : { at: token, reason: 'expired' };
+}
+
+export function isExpired(state: Pick<LifecycleState, 'tokenExpiresAt' | 'accessExpiresAt'>, now: number): boolean {
+  const end = endOf(state);
+  return end !== null && now >= end.at;
 }
 
 /** Whether the provider would renew this token now: renewable at all, old enough, not expired. */

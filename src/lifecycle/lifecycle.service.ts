@@ -15,6 +15,7 @@ import { DecryptionError } from '../shared/token-cipher';
 import {
   DEFAULT_THROTTLE_BACKOFF_MS,
   decide,
+  endOf,
   isExpired,
   type LifecycleOutcome,
   renewableNow,
@@ -70,8 +71,10 @@ export class LifecycleService {
     let update: LifecycleUpdate = {};
     let outcome: LifecycleResult['outcome'] = 'skipped';
     if (action === 'expire') {
-      // An expired token can never be refreshed: no call to the provider, the person must connect again.
-      update = { status: { status: 'needs_reconnect', reason: 'expired' }, refresh: { outcome: 'expired' } };
+      // An expired token (or lapsed data access) can never be renewed: no call to the provider, the
+      // person must connect again.
+      const reason = endOf(connection)?.reason ?? 'expired';
+      update = { status: { status: 'needs_reconnect', reason }, refresh: { outcome: 'expired' } };
       outcome = 'expired';
     } else if (action === 'refresh' || action === 'validate') {
       try {
@@ -116,6 +119,31 @@ export class LifecycleService {
       throw refusal;
     }
     return this.process(claim, owner, kind);
+  }
+
+  /**
+   * After a connection was deleted: when it was the person's last connection through a provider that can
+   * withdraw an app's authorization (Facebook), withdraw it there too. Never while the person still has
+   * another connection through that provider, whoever holds it (withdrawing would kill those tokens).
+   * Best effort: the connection is already gone here; a failure is logged for the operator.
+   */
+  async revokeIfLast(connection: Connection): Promise<void> {
+    const provider = this.deps.providers.find(connection.provider);
+    if (!provider?.revoke) return;
+    if (await this.deps.connections.subjectHasConnections(connection.provider, connection.subjectId)) return;
+    try {
+      await provider.revoke(this.deps.http, connection.subjectId);
+      this.deps.logger.info({ connectionId: connection.id, provider: provider.id }, 'app authorization withdrawn');
+    } catch (error) {
+      this.deps.logger.warn(
+        {
+          connectionId: connection.id,
+          provider: provider.id,
+          code: error instanceof AppError ? error.code : undefined,
+        },
+        'could not withdraw the app authorization at the provider',
+      );
+    }
   }
 
   /** Why a manual action cannot run now, if it cannot. An expired token goes through (it gets marked). */

@@ -4,12 +4,14 @@ import { connectionResource } from '../api/connection-resource';
 import { ConnectionsService } from '../connections/connections.service';
 import { TokenVault } from '../connections/token-vault';
 import { createDb, openForMigrations } from '../db/create-db';
+import { EmbedsService } from '../embeds/embeds.service';
 import { EventOutbox } from '../events/outbox';
 import { migrateToLatest, pingDatabase } from '../db/migrate';
 import type { AppDeps } from '../http/create-app';
 import { Keeper } from '../lifecycle/keeper';
 import { createSchedule } from '../lifecycle/lifecycle-policy';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
+import { createFacebookProvider } from '../providers/facebook';
 import { createInstagramProvider } from '../providers/instagram';
 import { ProviderRegistry } from '../providers/registry';
 import { createSandbox, type SandboxControl } from '../sandbox/sandbox';
@@ -51,8 +53,11 @@ export async function createContainer(config: Config, overrides: ContainerOverri
   // The app's own pool (with its deadlines) must work too before anything listens.
   await pingDatabase(db);
 
-  const instagram = config.providers.instagram;
-  const providers = new ProviderRegistry([createInstagramProvider(instagram)]);
+  const { instagram, facebook } = config.providers;
+  const providers = new ProviderRegistry([
+    ...(instagram ? [createInstagramProvider(instagram)] : []),
+    ...(facebook ? [createFacebookProvider(facebook)] : []),
+  ]);
   const cipher = new TokenCipher(config.encryptionKeys);
   const vault = new TokenVault(cipher);
   const http = createHttpClient({ timeoutMs: config.httpTimeoutMs, logger });
@@ -61,7 +66,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
   const lifecycle = new LifecycleService({ connections, providers, http, clock, logger, settings: config.lifecycle });
 
   const sandbox =
-    instagram.mode === 'sandbox'
+    instagram?.mode === 'sandbox'
       ? createSandbox({
           clock,
           clientId: instagram.appId,
@@ -90,6 +95,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     connections,
     lifecycle,
     webhooks: new WebhooksService(db, connections, clock, config.publicUrl),
+    embeds: new EmbedsService({ providers, http, clock, cacheMs: config.api.oembedCacheMs }),
     createKeeper: (owner) => new Keeper({ connections, lifecycle, clock, logger, settings: config.lifecycle }, owner),
     sandbox: sandbox && { basePath: SANDBOX_BASE_PATH, router: sandbox.router, control: sandbox.control },
     close: () => db.destroy(),

@@ -67,42 +67,86 @@ function isLocalHost(hostname: string): boolean {
   );
 }
 
-/** Checks of a configuration that passed validation. Pure: no network, no database. */
-export function deploymentFindings(config: Config): Finding[] {
-  const findings: Finding[] = [];
-  const live = config.providers.instagram.mode === 'live';
-  const production = config.env === 'production';
-  const publicUrl = new URL(config.publicUrl);
-  const redirect = new URL(config.providers.instagram.redirectUri);
+/** One configured way in, as doctor checks it. */
+interface ProviderSetup {
+  label: string;
+  /** The redirect URI's variable and where Meta's dashboard lists redirect URIs for this way in. */
+  redirectVariable: string;
+  redirectUri: string;
+  dashboardList: string;
+  live: boolean;
+}
 
+function providerSetups(config: Config): ProviderSetup[] {
+  const { instagram, facebook } = config.providers;
+  return [
+    ...(instagram
+      ? [
+          {
+            label: 'Instagram Login',
+            redirectVariable: 'INSTAGRAM_REDIRECT_URI',
+            redirectUri: instagram.redirectUri,
+            dashboardList: 'Instagram > API setup with Instagram login > Business login settings > OAuth redirect URIs',
+            live: instagram.mode === 'live',
+          },
+        ]
+      : []),
+    ...(facebook
+      ? [
+          {
+            label: 'Facebook Login for Business',
+            redirectVariable: 'FACEBOOK_REDIRECT_URI',
+            redirectUri: facebook.redirectUri,
+            dashboardList: 'Facebook Login for Business > Settings > Valid OAuth Redirect URIs',
+            live: facebook.mode === 'live',
+          },
+        ]
+      : []),
+  ];
+}
+
+function redirectFindings(setup: ProviderSetup, publicUrl: URL): Finding[] {
+  const findings: Finding[] = [];
+  const redirect = new URL(setup.redirectUri);
+  const name = setup.redirectVariable;
   if (redirect.protocol === 'https:') {
-    findings.push(ok('redirect-uri-https', 'INSTAGRAM_REDIRECT_URI uses https'));
-  } else if (live) {
+    findings.push(ok('redirect-uri-https', `${name} uses https`));
+  } else if (setup.live) {
     findings.push({
       check: 'redirect-uri-https',
       level: 'error',
-      message: `INSTAGRAM_REDIRECT_URI ${redirect.href} is http: Meta refuses http redirect URIs`,
+      message: `${name} ${redirect.href} is http: Meta refuses http redirect URIs`,
       fix: 'Serve igconnect over https (in development, through an HTTPS tunnel) and set PUBLIC_URL to that origin.',
     });
   } else {
-    findings.push(ok('redirect-uri-https', 'http redirect URI, used only with the built-in sandbox'));
+    findings.push(ok('redirect-uri-https', `${name}: http redirect URI, used only with the built-in sandbox`));
   }
-
   if (redirect.origin === publicUrl.origin) {
-    findings.push(ok('redirect-uri-host', `INSTAGRAM_REDIRECT_URI is on PUBLIC_URL's origin ${publicUrl.origin}`));
+    findings.push(ok('redirect-uri-host', `${name} is on PUBLIC_URL's origin ${publicUrl.origin}`));
   }
   if (redirect.pathname.endsWith('/')) {
     findings.push({
       check: 'redirect-uri-exact',
       level: 'warn',
-      message: `INSTAGRAM_REDIRECT_URI ends with a slash (${redirect.href}); Meta compares redirect URIs byte for byte`,
-      fix: 'Register exactly this value, slash included, under Business login settings > OAuth redirect URIs, or remove the slash here and there.',
+      message: `${name} ends with a slash (${redirect.href}); Meta compares redirect URIs byte for byte`,
+      fix: `Register exactly this value, slash included, under ${setup.dashboardList}, or remove the slash here and there.`,
     });
   } else {
     findings.push(
-      ok('redirect-uri-exact', `register exactly ${redirect.href} under Business login settings (no trailing slash)`),
+      ok('redirect-uri-exact', `register exactly ${redirect.href} under ${setup.dashboardList} (no trailing slash)`),
     );
   }
+  return findings;
+}
+
+/** Checks of a configuration that passed validation. Pure: no network, no database. */
+export function deploymentFindings(config: Config): Finding[] {
+  const findings: Finding[] = [];
+  const setups = providerSetups(config);
+  const live = setups.some((s) => s.live);
+  const production = config.env === 'production';
+  const publicUrl = new URL(config.publicUrl);
+  for (const setup of setups) findings.push(...redirectFindings(setup, publicUrl));
 
   if (isLocalHost(publicUrl.hostname) && (production || live)) {
     findings.push({
@@ -115,9 +159,10 @@ export function deploymentFindings(config: Config): Finding[] {
     findings.push(ok('localhost', `PUBLIC_URL ${publicUrl.origin}`));
   }
 
-  if (!live) {
-    findings.push(ok('app-id', 'no INSTAGRAM_APP_ID: the built-in sandbox is used'));
-  } else if (config.providers.instagram.metaAppId !== undefined) {
+  const instagram = config.providers.instagram;
+  if (instagram?.mode !== 'live') {
+    if (instagram) findings.push(ok('app-id', 'no INSTAGRAM_APP_ID: the built-in sandbox is used'));
+  } else if (instagram.metaAppId !== undefined) {
     findings.push(ok('app-id', 'INSTAGRAM_APP_ID is numeric and differs from META_APP_ID'));
   } else {
     findings.push({
@@ -128,13 +173,25 @@ export function deploymentFindings(config: Config): Finding[] {
       fix: 'Set META_APP_ID to the id at the top of the App Dashboard: igconnect then refuses the two being equal. INSTAGRAM_APP_ID comes from Instagram > API setup with Instagram login.',
     });
   }
-
-  findings.push(
-    ok(
-      'scopes',
-      `requesting ${config.providers.instagram.scopes.join(', ')} (Instagram Login scopes only; request the fewest you use)`,
-    ),
-  );
+  if (instagram) {
+    findings.push(
+      ok(
+        'scopes',
+        `requesting ${instagram.scopes.join(', ')} (Instagram Login scopes only; request the fewest you use)`,
+      ),
+    );
+  }
+  const facebook = config.providers.facebook;
+  if (facebook) {
+    findings.push(
+      ok(
+        'facebook-scopes',
+        facebook.configId
+          ? `Facebook Login for Business configuration ${facebook.configId} (its permissions are set in the dashboard)`
+          : `requesting ${facebook.scopes.join(', ')} through Facebook Login (never mixed with Instagram Login scopes)`,
+      ),
+    );
+  }
 
   const secret = config.sessionSecret;
   if (PLACEHOLDER_SECRETS.test(secret) || estimatedBits(secret) < 128) {

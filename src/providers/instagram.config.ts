@@ -64,12 +64,20 @@ export interface InstagramConfig {
 
 const NUMERIC_ID = /^\d{5,20}$/;
 
-export function parseInstagramConfig(context: ProviderConfigContext): InstagramConfig {
+/**
+ * Undefined only in production without INSTAGRAM_APP_ID when another provider is configured (a
+ * deployment that connects through Facebook Login only); outside production the sandbox stands in.
+ */
+export function parseInstagramConfig(
+  context: ProviderConfigContext,
+  options: { otherProviderConfigured: boolean },
+): InstagramConfig | undefined {
   const { reader, production } = context;
   const appId = reader.raw('INSTAGRAM_APP_ID');
   const metaAppId = reader.raw('META_APP_ID');
   const appSecret = reader.raw('INSTAGRAM_APP_SECRET');
   const sandbox = appId === undefined;
+  if (sandbox && production && options.otherProviderConfigured) return undefined;
   if (sandbox && production) {
     reader.problem(
       'INSTAGRAM_APP_ID is missing: production never uses the built-in sandbox. Set INSTAGRAM_APP_ID and INSTAGRAM_APP_SECRET from App Dashboard > Instagram > API setup with Instagram login',

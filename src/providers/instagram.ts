@@ -104,15 +104,18 @@ export function createInstagramProvider(config: InstagramConfig): ProviderDefini
       );
       const token = parseIssuedToken(exchanged);
       const me = await fetchMe(client, token.accessToken);
-      return [
-        {
-          accountId: me.accountId,
-          subjectId: me.subjectId,
-          profile: me.profile,
-          token,
-          grantedScopes: grant.grantedScopes ?? [],
-        },
-      ];
+      return {
+        accounts: [
+          {
+            accountId: me.accountId,
+            subjectId: me.subjectId,
+            profile: me.profile,
+            token,
+            grantedScopes: grant.grantedScopes ?? [],
+          },
+        ],
+        skipped: [],
+      };
     },
 
     // The token response's user_id and /me's id are both the app-scoped id, as exact strings: a mismatch

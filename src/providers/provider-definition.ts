@@ -14,6 +14,8 @@ export interface AccountProfile {
   profilePictureUrl: string | null;
   followersCount: number | null;
   mediaCount: number | null;
+  /** The Facebook Page the account is reached through, for providers that go through Pages. */
+  page?: { id: string; name: string };
 }
 
 /** A token the provider issued. `expiresInSeconds` is null for a token that does not expire. */
@@ -40,6 +42,24 @@ export interface AuthorizedAccount {
   profile: AccountProfile;
   token: IssuedToken;
   grantedScopes: string[];
+  /**
+   * When the person's grant of data access lapses whatever the token's own expiry (Facebook's 90 days),
+   * epoch ms; null or absent when the provider has no such limit.
+   */
+  accessExpiresAt?: number | null;
+}
+
+/** An account the authorization could have reached but did not, named for the person (never stored). */
+export interface SkippedAccount {
+  /** What the person knows it by (a Page's name). */
+  name: string;
+  /** `not_shared`: left out on the consent screen; `no_instagram_account`: no professional account linked. */
+  reason: 'not_shared' | 'no_instagram_account';
+}
+
+export interface AccountsFound {
+  accounts: AuthorizedAccount[];
+  skipped: SkippedAccount[];
 }
 
 /** How a provider's tokens live: whether igconnect can renew one server-side, and from what age. */
@@ -77,12 +97,26 @@ export interface ProviderDefinition {
   authorizationParams(options: { forceReauth: boolean }): Record<string, string>;
   /** Authorization code → the provider's first token. */
   exchangeCode(http: HttpClient, code: string): Promise<AuthorizationGrant>;
-  /** The accounts this grant reaches, each with the token to keep (one for Instagram Login). */
-  fetchAccounts(http: HttpClient, grant: AuthorizationGrant): Promise<AuthorizedAccount[]>;
+  /**
+   * The accounts this grant reaches, each with the token to keep (one for Instagram Login, one per
+   * Instagram account behind the person's Pages for Facebook Login), and the ones it could not reach.
+   */
+  fetchAccounts(http: HttpClient, grant: AuthorizationGrant): Promise<AccountsFound>;
   /** Whether an account really belongs to the person the grant was issued to. */
   identityMatches(grant: AuthorizationGrant, account: AuthorizedAccount): boolean;
   /** A stored token → a renewed one (only called when `tokens.renewal` allows it). */
   refresh(http: HttpClient, accessToken: string): Promise<IssuedToken>;
   /** Checks a stored token by reading the account's profile with it. */
   fetchProfile(http: HttpClient, accessToken: string, accountId: string): Promise<AccountProfile>;
+  /**
+   * Withdraws the app's authorization from the person at the provider, when the provider has a way to
+   * (called after the person's last connection through it is deleted).
+   */
+  revoke?(http: HttpClient, subjectId: string): Promise<void>;
+  /** Embeds of public posts with the app's own token (no user), for a provider that has one. */
+  oembed?: {
+    /** Whether `url` is a public post URL the provider can embed. */
+    accepts(url: string): boolean;
+    fetch(http: HttpClient, request: { url: string; maxwidth?: number }): Promise<Record<string, unknown>>;
+  };
 }

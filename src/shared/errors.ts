@@ -17,6 +17,10 @@ export const ErrorCodes = {
   NOT_RENEWABLE: 409,
   CONNECT_CANCELLED: 200,
   CONNECT_LINK_GONE: 410,
+  /** The authorization reached no account igconnect can connect (no Page shared with a linked account). */
+  CONNECT_NO_ACCOUNTS: 200,
+  /** A pending choice of accounts was used already or is too old. */
+  CHOICE_EXPIRED: 410,
   PROVIDER_CODE_USED: 400,
   PROVIDER_TESTER_ROLE: 403,
   PROVIDER_PERMISSION: 403,

@@ -195,7 +195,7 @@ describe('connect flow', () => {
     expect(response.status).toBe(302);
     const location = new URL(response.headers.location as string);
     expect(location.origin).toBe(app.url);
-    expect(location.searchParams.get('client_id')).toBe(app.container.config.providers.instagram.appId);
+    expect(location.searchParams.get('client_id')).toBe(app.container.config.providers.instagram!.appId);
     expect(location.searchParams.get('redirect_uri')).toBe(`${app.url}/auth/instagram/callback`);
     expect(location.searchParams.get('scope')).toBe('instagram_business_basic');
     expect(location.searchParams.get('response_type')).toBe('code');

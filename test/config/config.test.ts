@@ -17,11 +17,11 @@ describe('configuration', () => {
   it('when nothing is set outside production, then the built-in sandbox and SQLite are the defaults', () => {
     const config = loadConfig({ SESSION_SECRET: SECRET, TOKEN_ENCRYPTION_KEYS: KEY });
     expect(config.env).toBe('development');
-    expect(config.providers.instagram.mode).toBe('sandbox');
-    expect(config.providers.instagram.redirectUri).toBe('http://localhost:3000/auth/instagram/callback');
-    expect(config.providers.instagram.authorizeUrl).toBe('http://localhost:3000/sandbox/oauth/authorize');
-    expect(config.providers.instagram.scopes).toEqual(['instagram_business_basic']);
-    expect(config.providers.instagram.apiVersion).toBe('v25.0');
+    expect(config.providers.instagram!.mode).toBe('sandbox');
+    expect(config.providers.instagram!.redirectUri).toBe('http://localhost:3000/auth/instagram/callback');
+    expect(config.providers.instagram!.authorizeUrl).toBe('http://localhost:3000/sandbox/oauth/authorize');
+    expect(config.providers.instagram!.scopes).toEqual(['instagram_business_basic']);
+    expect(config.providers.instagram!.apiVersion).toBe('v25.0');
     expect(config.database).toEqual({ kind: 'sqlite', filename: 'data/igconnect.db', timeoutMs: 5000 });
     expect(config.trustProxy).toBe(false);
   });
@@ -33,10 +33,10 @@ describe('configuration', () => {
       INSTAGRAM_APP_ID: '1234567890',
       INSTAGRAM_APP_SECRET: 'app-secret',
     });
-    expect(config.providers.instagram.mode).toBe('live');
-    expect(config.providers.instagram.authorizeUrl).toBe('https://www.instagram.com/oauth/authorize');
-    expect(config.providers.instagram.tokenUrl).toBe('https://api.instagram.com/oauth/access_token');
-    expect(config.providers.instagram.graphUrl).toBe('https://graph.instagram.com');
+    expect(config.providers.instagram!.mode).toBe('live');
+    expect(config.providers.instagram!.authorizeUrl).toBe('https://www.instagram.com/oauth/authorize');
+    expect(config.providers.instagram!.tokenUrl).toBe('https://api.instagram.com/oauth/access_token');
+    expect(config.providers.instagram!.graphUrl).toBe('https://graph.instagram.com');
   });
 
   it('when production starts with nothing configured, then it refuses and names every problem at once', () => {
@@ -64,7 +64,7 @@ describe('configuration', () => {
       INSTAGRAM_APP_ID: '1234567890',
       INSTAGRAM_APP_SECRET: 'app-secret',
     });
-    expect(config.providers.instagram.redirectUri).toBe('https://connect.example.com/auth/instagram/callback');
+    expect(config.providers.instagram!.redirectUri).toBe('https://connect.example.com/auth/instagram/callback');
   });
 
   it.each([
@@ -144,7 +144,7 @@ describe('configuration', () => {
       TOKEN_ENCRYPTION_KEYS: KEY,
       INSTAGRAM_REDIRECT_URI: 'http://localhost:3000/auth/instagram/callback/',
     });
-    expect(config.providers.instagram.redirectUri).toBe('http://localhost:3000/auth/instagram/callback/');
+    expect(config.providers.instagram!.redirectUri).toBe('http://localhost:3000/auth/instagram/callback/');
   });
 
   it('when the Instagram app id is not numeric, then it is refused', () => {

@@ -28,6 +28,7 @@ function connection(overrides: Partial<Connection>): Connection {
     tokenFingerprint: 'abc',
     tokenIssuedAt: now.getTime() - DAY,
     tokenExpiresAt: now.getTime() + 59 * DAY,
+    accessExpiresAt: null,
     connectedAt: now.getTime() - DAY,
     updatedAt: now.getTime() - DAY,
     lastRefreshedAt: null,

@@ -30,7 +30,13 @@ describe('logs never carry secrets', () => {
     const log = app.logs.join('');
     expect(app.logs.length).toBeGreaterThan(5);
     expect(log).toContain('outbound request'); // the Graph calls were logged, by host and path
-    const secrets = [token, state, app.container.config.providers.instagram.appSecret, TEST_SESSION_SECRET, ...cookies];
+    const secrets = [
+      token,
+      state,
+      app.container.config.providers.instagram!.appSecret,
+      TEST_SESSION_SECRET,
+      ...cookies,
+    ];
     for (const secret of secrets) {
       expect(secret.length).toBeGreaterThan(8);
       expect(log).not.toContain(secret);

@@ -2,6 +2,7 @@ import { DAY, HOUR } from '../../src/shared/clock';
 import {
   BACKOFF_CAP_MS,
   decide as decideWith,
+  endOf,
   type LifecycleSettings,
   type LifecycleState,
   nextActionAt as nextActionAtWith,
@@ -44,6 +45,7 @@ function state(overrides: Partial<LifecycleState> = {}): LifecycleState {
     status: 'active',
     tokenIssuedAt: T0,
     tokenExpiresAt: T0 + 60 * DAY,
+    accessExpiresAt: null,
     lastValidatedAt: null,
     backoffUntil: null,
     ...overrides,
@@ -129,6 +131,15 @@ describe('lifecycle policy', () => {
     const fixed: TokenPolicy = { renewal: null };
     expect(planNext(state(), settings, fixed)).toEqual({ kind: 'expire', at: T0 + 60 * DAY });
     expect(decide(state(), T0 + 55 * DAY, settings, fixed)).toBe('wait');
+  });
+
+  it('when data access lapses before the token expires, then the connection ends then, for that reason', () => {
+    const lapsing = state({ tokenExpiresAt: null, accessExpiresAt: T0 + 90 * DAY });
+    expect(planNext(lapsing, settings, { renewal: null })).toEqual({ kind: 'expire', at: T0 + 90 * DAY });
+    expect(decide(lapsing, T0 + 89 * DAY, settings, { renewal: null })).toBe('wait');
+    expect(decide(lapsing, T0 + 90 * DAY, settings, { renewal: null })).toBe('expire');
+    expect(endOf(lapsing)).toEqual({ at: T0 + 90 * DAY, reason: 'data_access_expired' });
+    expect(endOf(state({ accessExpiresAt: T0 + 90 * DAY }))).toEqual({ at: T0 + 60 * DAY, reason: 'expired' });
   });
 
   it('when a token never expires, then it is only validated, and with checks off nothing is planned', () => {

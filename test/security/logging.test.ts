@@ -52,7 +52,7 @@ describe('security: logging', () => {
       token ?? 'missing',
       state,
       TEST_SESSION_SECRET,
-      app.container.config.providers.instagram.appSecret,
+      app.container.config.providers.instagram!.appSecret,
     ]) {
       expect(log()).not.toContain(secret);
     }

@@ -20,7 +20,7 @@ describe('security: start route', () => {
   };
 
   it.each([
-    ['client_id', 'client_id=evil-app', 'client_id', () => app.container.config.providers.instagram.appId],
+    ['client_id', 'client_id=evil-app', 'client_id', () => app.container.config.providers.instagram!.appId],
     [
       'redirect_uri',
       'redirect_uri=https%3A%2F%2Fevil.example%2Fcb',
@@ -91,6 +91,6 @@ describe('security: start route', () => {
   it('when the start URL carries a repeated or bracketed parameter, then it still answers 302 with server values', async () => {
     const { location } = await start('?scope=a&scope=b&client_id[x]=1&redirect_uri[]=x');
     expect(location.searchParams.get('scope')).toBe('instagram_business_basic');
-    expect(location.searchParams.get('client_id')).toBe(app.container.config.providers.instagram.appId);
+    expect(location.searchParams.get('client_id')).toBe(app.container.config.providers.instagram!.appId);
   });
 });

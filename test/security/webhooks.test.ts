@@ -14,7 +14,7 @@ describe('security: webhooks (Meta deauthorize and data-deletion callbacks)', ()
 
   beforeEach(async () => {
     app = await startTestApp();
-    secret = app.container.config.providers.instagram.appSecret;
+    secret = app.container.config.providers.instagram!.appSecret;
   });
   afterEach(async () => {
     await app.close();
@@ -130,7 +130,7 @@ describe('security: webhooks (Meta deauthorize and data-deletion callbacks)', ()
     it('when a client floods the webhook, then it is rate limited with JSON and Retry-After, and nothing is deleted', async () => {
       await app.close();
       app = await startTestApp({ env: { RATE_LIMIT_WEBHOOKS: '3' } });
-      secret = app.container.config.providers.instagram.appSecret;
+      secret = app.container.config.providers.instagram!.appSecret;
       await connect(app.agent(), { account: ODD_ACCOUNT.igUserId });
       const forged = form(signed({ user_id: '17841400000000001' }));
       const statuses = [];

@@ -5,6 +5,7 @@ import { rateLimits } from './0003-rate-limits';
 import { genericAccounts } from './0004-generic-accounts';
 import { api } from './0005-api';
 import { connectLinks } from './0006-connect-links';
+import { facebook } from './0007-facebook';
 
 /**
  * Every migration, in order. Migrations live in code (no file-system scanning) so they ship inside the
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0004_generic_accounts': genericAccounts,
   '0005_api': api,
   '0006_connect_links': connectLinks,
+  '0007_facebook': facebook,
 };
