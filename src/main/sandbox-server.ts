@@ -8,9 +8,9 @@ import { createLogger } from '../shared/logger';
 import { exitOnStartupError } from './boot';
 
 /**
- * `npm run sandbox`: the fake Instagram as a process of its own. The built-in sandbox lives in the
- * memory of one app process, so several instances behind a balancer need one sandbox they all reach:
- * point each instance's INSTAGRAM_* URLs here (live mode, numeric INSTAGRAM_APP_ID).
+ * `npm run sandbox`: the fake Instagram as a process of its own, both ways in. The built-in sandbox
+ * lives in the memory of one app process, so several instances behind a balancer need one sandbox they
+ * all reach: point each instance's INSTAGRAM_* and FACEBOOK_* URLs here (live mode, numeric app ids).
  */
 function main(): void {
   const config = loadSandboxServerConfig(process.env);
@@ -25,6 +25,11 @@ function main(): void {
     basePath: '',
     publicUrl: config.publicUrl,
     logger,
+    facebook: {
+      clientId: config.facebook.appId,
+      clientSecret: config.facebook.appSecret,
+      redirectUris: config.facebook.redirectUris,
+    },
   });
   const app = express();
   app.disable('x-powered-by');
@@ -40,6 +45,8 @@ function main(): void {
         authorizeUrl: `${config.publicUrl}/oauth/authorize`,
         tokenUrl: `${config.publicUrl}/oauth/access_token`,
         graphUrl: `${config.publicUrl}/graph`,
+        facebookAuthorizeUrl: `${config.publicUrl}/facebook/v25.0/dialog/oauth`,
+        facebookGraphUrl: `${config.publicUrl}/facebook/graph`,
       },
       `Instagram sandbox listening on ${config.publicUrl}`,
     );

@@ -1,4 +1,5 @@
 import type { Router } from 'express';
+import { facebookNotice, facebookPeopleCards } from './facebook-accounts.routes';
 import type { SandboxControl } from './sandbox-control';
 import { formBody, queryOf, redirect, routeParam, type SandboxRouteContext } from './sandbox-http';
 import { avatarSvg } from './sandbox-views';
@@ -54,12 +55,16 @@ export function mountAccountsRoutes(router: Router, context: SandboxRouteContext
   });
 
   router.get('/accounts', async (req, res) => {
-    const notice = /^(revoke|expire|password|remove|delete-data):(\d+)$/.exec(queryOf(req).get('notice') ?? '');
+    const noticeParam = queryOf(req).get('notice') ?? '';
+    const notice = /^(revoke|expire|password|remove|delete-data):(\d+)$/.exec(noticeParam);
     const noticeAccount = notice?.[2] ? state.findAccount(notice[2]) : undefined;
     return context.page(res, 200, 'accounts', {
       title: 'Test accounts',
       notice:
-        notice && noticeAccount ? `${ACTIONS[notice[1] as ActionName].notice} @${noticeAccount.username}.` : undefined,
+        notice && noticeAccount
+          ? `${ACTIONS[notice[1] as ActionName].notice} @${noticeAccount.username}.`
+          : facebookNotice(noticeParam, context.facebook),
+      facebookPeople: facebookPeopleCards(context),
       accounts: state.accounts().map((account) => ({
         ...context.accountCard(account),
         activeTokens: state.activeTokenCount(account),

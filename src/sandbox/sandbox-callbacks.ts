@@ -1,6 +1,5 @@
 import { createHmac } from 'node:crypto';
 import type { Clock } from '../shared/clock';
-import type { SandboxAccount } from './sandbox-accounts';
 
 /**
  * What Meta sends an app when a person removes it (deauthorize) or asks for their data to be deleted:
@@ -24,13 +23,14 @@ export interface CallbackAnswer {
   body: string;
 }
 
+/** POSTs a signed callback about `userId` (an app-scoped id: Instagram's, or Facebook's for the Facebook app). */
 export async function sendCallback(
   url: string,
-  account: SandboxAccount,
+  userId: string,
   options: { secret: string; clock: Clock },
 ): Promise<CallbackAnswer> {
   const signedRequest = signRequest(
-    { algorithm: 'HMAC-SHA256', issued_at: Math.floor(options.clock.now() / 1000), user_id: account.appScopedId },
+    { algorithm: 'HMAC-SHA256', issued_at: Math.floor(options.clock.now() / 1000), user_id: userId },
     options.secret,
   );
   const response = await fetch(url, {

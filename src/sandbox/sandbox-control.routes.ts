@@ -5,7 +5,8 @@ import type { SandboxControl } from './sandbox-control';
 /**
  * A little of SandboxControl over HTTP, for tests that run the sandbox as a process of its own (several
  * app instances, keepers): read and reset the per-endpoint call counters, and mint long-lived tokens to
- * seed connections without the browser dance. Mounted only by the standalone sandbox server.
+ * seed connections without the browser dance, for Instagram Login and (below /facebook) Facebook Login
+ * for Business. Mounted only by the standalone sandbox server.
  */
 export function createSandboxControlRouter(
   control: SandboxControl,
@@ -51,6 +52,38 @@ export function createSandboxControlRouter(
     } catch {
       res.status(404).json({ error: 'no such sandbox account' });
     }
+  });
+  router.get('/facebook/calls', (_req, res) => {
+    res.json(control.facebook.calls);
+  });
+  router.post('/facebook/calls/reset', (_req, res) => {
+    control.facebook.resetCalls();
+    res.status(204).end();
+  });
+  router.post('/facebook/tokens', express.json({ limit: '1kb' }), (req, res) => {
+    const body = (req.body ?? {}) as { person?: unknown; issuedAt?: unknown };
+    if (typeof body.person !== 'string' || (body.issuedAt !== undefined && typeof body.issuedAt !== 'number')) {
+      res.status(400).json({ error: 'expected {"person": "<app-scoped Facebook user id>", "issuedAt"?: <epoch ms>}' });
+      return;
+    }
+    let seeded;
+    try {
+      seeded = control.facebook.issueTokens(body.person, { issuedAt: body.issuedAt });
+    } catch {
+      res.status(404).json({ error: 'no such sandbox Facebook person' });
+      return;
+    }
+    // Ids are strings here: this answer is for tests, not a copy of a Meta wire format.
+    res.status(201).json({
+      user_access_token: seeded.userAccessToken,
+      user_token_expires_at: seeded.userTokenExpiresAt,
+      pages: seeded.pages.map((page) => ({
+        id: page.id,
+        name: page.name,
+        access_token: page.accessToken,
+        instagram_business_account_id: page.instagramBusinessAccountId ?? null,
+      })),
+    });
   });
   return router;
 }

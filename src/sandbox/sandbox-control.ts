@@ -1,3 +1,4 @@
+import type { FacebookSandboxControl } from './facebook-control';
 import type { SandboxAccount, SandboxProfileUpdate } from './sandbox-accounts';
 import { type CallbackAnswer, type CallbackUrls, sendCallback } from './sandbox-callbacks';
 import type { InvalidationReason, SandboxState } from './sandbox-state';
@@ -29,7 +30,7 @@ export interface SandboxControl {
   tokenError(message: string): ScriptedResponse;
   /** HTTP 400 Graph envelope `{"error":{message,type,code,error_subcode,fbtrace_id}}`. */
   graphError(code: number, subcode?: number, message?: string, type?: string): ScriptedResponse;
-  /** Requests received per endpoint, failed and scripted ones included. */
+  /** Instagram Login requests received per endpoint, failed and scripted ones included (Facebook's: `facebook.calls`). */
   readonly calls: Readonly<Record<SandboxEndpoint, number>>;
   resetCalls(): void;
   readonly responseShape: ResponseShape;
@@ -54,8 +55,13 @@ export interface SandboxControl {
   tokenInfo(accessToken: string): SandboxTokenInfo | undefined;
   /** Mints a valid long-lived token without the browser dance (seeding tests and benchmarks). */
   issueLongLivedToken(igUserIdOrAppScopedId: string, options?: { issuedAt?: number; scopes?: string[] }): string;
-  /** Clears scripts, counters, pending consents, codes and tokens; restores the initial shape and accounts. */
+  /**
+   * Clears scripts, counters, pending consents, codes and tokens of both surfaces (Instagram Login and
+   * Facebook Login for Business); restores the initial shape and accounts.
+   */
   reset(): void;
+  /** The Facebook Login for Business surface. Both surfaces share the sandbox's one clock. */
+  readonly facebook: FacebookSandboxControl;
   /** Called by removeApp (and the accounts page's "Remove app"); reserved for Meta-style deauthorize callbacks. */
   onRemoveApp?: (account: SandboxAccount) => Promise<void> | void;
 }
@@ -65,6 +71,7 @@ export class SandboxControlImpl implements SandboxControl {
 
   constructor(
     private readonly state: SandboxState,
+    readonly facebook: FacebookSandboxControl,
     private readonly callbacks?: CallbackUrls & { secret: string },
   ) {}
 
@@ -116,7 +123,7 @@ export class SandboxControlImpl implements SandboxControl {
   async removeApp(id: string): Promise<void> {
     const account = this.state.invalidateTokens(id, 'app_removed');
     if (this.callbacks) {
-      await sendCallback(this.callbacks.deauthorizeUrl, account, {
+      await sendCallback(this.callbacks.deauthorizeUrl, account.appScopedId, {
         secret: this.callbacks.secret,
         clock: this.state.clock,
       });
@@ -127,7 +134,7 @@ export class SandboxControlImpl implements SandboxControl {
   async requestDataDeletion(id: string): Promise<CallbackAnswer> {
     const account = this.state.requireAccount(id);
     if (!this.callbacks) throw new Error('the sandbox has no callback URLs configured');
-    return sendCallback(this.callbacks.dataDeletionUrl, account, {
+    return sendCallback(this.callbacks.dataDeletionUrl, account.appScopedId, {
       secret: this.callbacks.secret,
       clock: this.state.clock,
     });
@@ -168,5 +175,6 @@ export class SandboxControlImpl implements SandboxControl {
 
   reset(): void {
     this.state.reset();
+    this.facebook.reset();
   }
 }

@@ -1,4 +1,5 @@
 import express, { type Request, type RequestHandler, type Response } from 'express';
+import type { FacebookState } from './facebook-state';
 import type { SandboxAccount } from './sandbox-accounts';
 import type { SandboxState } from './sandbox-state';
 import { ACCOUNT_TYPE_LABELS, renderView, type SandboxView } from './sandbox-views';
@@ -18,6 +19,15 @@ export interface SandboxRouteOptions {
   /** Origin without a trailing slash. */
   publicUrl: string;
   logger?: { error(details: object, message: string): void } | undefined;
+  facebook: FacebookRouteOptions;
+}
+
+/** The Facebook app the Facebook surface accepts (its id and secret live in FacebookState). */
+export interface FacebookRouteOptions {
+  /** Registered Valid OAuth Redirect URIs, matched byte for byte. */
+  redirectUris: readonly string[];
+  /** The app's name, as debug_token's `application` and the dialog show it. */
+  appName: string;
 }
 
 const JSON_TYPE = 'application/json; charset=UTF-8';
@@ -99,56 +109,81 @@ export function statusOf(err: unknown): number {
   return 500;
 }
 
+/**
+ * Counts the request, then plays the next scripted answer if one is queued. An item with neither status
+ * nor body only delays (and adds its headers) before the normal answer.
+ */
+export function scriptedEndpoint(count: () => void, take: () => ScriptedResponse | undefined): RequestHandler {
+  return async (_req, res, next) => {
+    count();
+    const scripted = take();
+    if (!scripted) return next();
+    if (scripted.delayMs !== undefined && scripted.delayMs > 0) {
+      // A client that timed out has gone: answer nobody, and leave no timer behind to hold the process.
+      if (!(await delay(res, scripted.delayMs))) return;
+    }
+    if (scripted.status === undefined && scripted.body === undefined) {
+      for (const [header, value] of Object.entries(scripted.headers ?? {})) res.setHeader(header, value);
+      return next();
+    }
+    send(res, scripted);
+  };
+}
+
 /** What a route group is given: the sandbox's memory, its settings, and helpers bound to both. */
 export interface SandboxRouteContext {
   state: SandboxState;
+  /** The Facebook Login for Business surface's memory. */
+  facebook: FacebookState;
   options: SandboxRouteOptions;
   /** Counts the request, then plays the endpoint's next scripted answer if one is queued. */
   endpoint(name: SandboxEndpoint): RequestHandler;
   page(res: Response, status: number, view: SandboxView, data: object): Promise<void>;
-  /** Authorization problems are shown to the person, never redirected: that is what registration is for. */
-  errorPage(res: Response, status: number, title: string, detail: string): Promise<void>;
+  /**
+   * Authorization problems are shown to the person, never redirected: that is what registration is for.
+   * `brand` names whose page it imitates (default Instagram).
+   */
+  errorPage(res: Response, status: number, title: string, detail: string, brand?: SandboxBrand): Promise<void>;
   /** Path of the account's generated avatar below the sandbox's mount point. */
   avatarPath(account: SandboxAccount): string;
   /** An account as the consent screen and the accounts page list it. */
   accountCard(account: SandboxAccount): SandboxAccount & { accountTypeLabel: string; avatarUrl: string };
 }
 
-export function createRouteContext(state: SandboxState, options: SandboxRouteOptions): SandboxRouteContext {
+export type SandboxBrand = 'Instagram' | 'Facebook';
+
+export function createRouteContext(
+  state: SandboxState,
+  facebook: FacebookState,
+  options: SandboxRouteOptions,
+): SandboxRouteContext {
   const { basePath } = options;
   const avatarPath = (account: SandboxAccount) => `${basePath}/avatars/${account.igUserId}.svg`;
 
   async function page(res: Response, status: number, view: SandboxView, data: object) {
-    const html = await renderView(view, { basePath, ...data });
+    const html = await renderView(view, { basePath, brand: 'Instagram', ...data });
     res.status(status).setHeader('Content-Type', 'text/html; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
     res.send(html);
   }
 
-  /** An item with neither status nor body only delays (and adds its headers) before the normal answer. */
   function endpoint(name: SandboxEndpoint): RequestHandler {
-    return async (_req, res, next) => {
-      state.calls[name] += 1;
-      const scripted = state.takeScript(name);
-      if (!scripted) return next();
-      if (scripted.delayMs !== undefined && scripted.delayMs > 0) {
-        // A client that timed out has gone: answer nobody, and leave no timer behind to hold the process.
-        if (!(await delay(res, scripted.delayMs))) return;
-      }
-      if (scripted.status === undefined && scripted.body === undefined) {
-        for (const [header, value] of Object.entries(scripted.headers ?? {})) res.setHeader(header, value);
-        return next();
-      }
-      send(res, scripted);
-    };
+    return scriptedEndpoint(
+      () => {
+        state.calls[name] += 1;
+      },
+      () => state.takeScript(name),
+    );
   }
 
   return {
     state,
+    facebook,
     options,
     endpoint,
     page,
-    errorPage: (res, status, title, detail) => page(res, status, 'error', { title, detail }),
+    errorPage: (res, status, title, detail, brand = 'Instagram') =>
+      page(res, status, 'error', { title, detail, brand }),
     avatarPath,
     accountCard: (account) => ({
       ...account,

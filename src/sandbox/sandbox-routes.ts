@@ -1,4 +1,8 @@
 import express, { type ErrorRequestHandler, type Router } from 'express';
+import { mountFacebookAccountsRoutes } from './facebook-accounts.routes';
+import { mountFacebookDialogRoutes } from './facebook-dialog.routes';
+import { facebookGraphFailure, mountFacebookGraphRoutes } from './facebook-graph.routes';
+import type { FacebookState } from './facebook-state';
 import { graphFailure, mountInstagramGraphRoutes } from './instagram-graph.routes';
 import { mountInstagramOAuthRoutes, oauthFailure } from './instagram-oauth.routes';
 import { mountAccountsRoutes } from './sandbox-accounts.routes';
@@ -13,7 +17,7 @@ import type { ScriptedResponse } from './sandbox-wire';
  * failed on one of its paths (undefined: not its path, or no shape its clients parse).
  */
 interface SandboxSurface {
-  mount(router: Router, context: SandboxRouteContext): void;
+  mount(router: Router, context: SandboxRouteContext, control: SandboxControl): void;
   failure(path: string, client: boolean): ScriptedResponse | undefined;
 }
 
@@ -26,8 +30,21 @@ const INSTAGRAM_LOGIN: SandboxSurface = {
   failure: (path, client) => graphFailure(path, client) ?? oauthFailure(path, client),
 };
 
-/** Each surface keeps to its own paths; a Facebook Login for Business surface would sit beside this one. */
-const SURFACES: readonly SandboxSurface[] = [INSTAGRAM_LOGIN];
+/**
+ * Instagram API with Facebook Login for Business, below `/facebook`: www.facebook.com's dialog at
+ * `/facebook/<version>/dialog/oauth`, graph.facebook.com at `/facebook/graph`, and its people's buttons.
+ */
+const FACEBOOK_LOGIN: SandboxSurface = {
+  mount(router, context, control) {
+    mountFacebookDialogRoutes(router, context);
+    mountFacebookGraphRoutes(router, context);
+    mountFacebookAccountsRoutes(router, context, control.facebook);
+  },
+  failure: (path, client) => facebookGraphFailure(path, client),
+};
+
+/** Each surface keeps to its own paths. */
+const SURFACES: readonly SandboxSurface[] = [INSTAGRAM_LOGIN, FACEBOOK_LOGIN];
 
 /**
  * Every sandbox route on one Express router: a path no group answers ends in this router's 404, never in
@@ -35,16 +52,17 @@ const SURFACES: readonly SandboxSurface[] = [INSTAGRAM_LOGIN];
  */
 export function createSandboxRouter(
   state: SandboxState,
+  facebook: FacebookState,
   control: SandboxControl,
   options: SandboxRouteOptions,
 ): Router {
   const router = express.Router();
-  const context = createRouteContext(state, options);
+  const context = createRouteContext(state, facebook, options);
 
   router.get('/sandbox.css', (_req, res) => {
     res.sendFile(SANDBOX_CSS_FILE, { maxAge: '1h' });
   });
-  for (const surface of SURFACES) surface.mount(router, context);
+  for (const surface of SURFACES) surface.mount(router, context, control);
   mountAccountsRoutes(router, context, control);
 
   router.use((_req, res) => {

@@ -1,4 +1,5 @@
 import { type Env, EnvReader, httpUrl, oneOf, parseHttpUrl, rangeMessage, wholeNumber } from '../shared/env';
+import { SANDBOX_FACEBOOK_APP_ID, SANDBOX_FACEBOOK_APP_SECRET } from './facebook-wire';
 
 /**
  * The built-in sandbox run as a process of its own (`npm run sandbox`), shared by several app instances.
@@ -12,12 +13,15 @@ export interface SandboxServerConfig {
   appSecret: string;
   /** Every app instance's INSTAGRAM_REDIRECT_URI; behind one balancer they share one. */
   redirectUris: string[];
+  /** The Facebook app of the Facebook Login for Business surface, and its registered redirect URIs. */
+  facebook: { appId: string; appSecret: string; redirectUris: string[] };
   logLevel: string;
 }
 
 export const SANDBOX_SERVER_APP_ID = '1000000000000001';
 const DEFAULT_SECRET = 'igconnect-sandbox-secret';
 const DEFAULT_REDIRECT_URI = 'http://localhost:3000/auth/instagram/callback';
+const DEFAULT_FACEBOOK_REDIRECT_URI = 'http://localhost:3000/auth/facebook/callback';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export class SandboxConfigError extends Error {
@@ -41,14 +45,15 @@ export function loadSandboxServerConfig(env: Env): SandboxServerConfig {
   const appId = reader.raw('INSTAGRAM_APP_ID') ?? SANDBOX_SERVER_APP_ID;
   // The app refuses non-numeric Instagram app ids in live mode, so the sandbox's id must be numeric too.
   if (!/^\d{5,20}$/.test(appId)) reader.problem('INSTAGRAM_APP_ID must be numeric, as the app requires');
-  const redirectUris = (reader.raw('SANDBOX_REDIRECT_URIS') ?? DEFAULT_REDIRECT_URI).split(',').map((u) => u.trim());
-  for (const uri of redirectUris) {
-    reader.read(
-      'SANDBOX_REDIRECT_URIS',
-      httpUrl(`SANDBOX_REDIRECT_URIS: "${uri}" is not an absolute http(s) URL`),
-      uri,
-    );
-  }
+  const redirectUris = readRedirectUris(reader, 'SANDBOX_REDIRECT_URIS', DEFAULT_REDIRECT_URI);
+  const facebookAppId = reader.raw('FACEBOOK_APP_ID') ?? SANDBOX_FACEBOOK_APP_ID;
+  // Facebook app ids are numeric; an app instance in live mode would send exactly this value.
+  if (!/^\d{5,20}$/.test(facebookAppId)) reader.problem('FACEBOOK_APP_ID must be numeric, like a Facebook app id');
+  const facebookRedirectUris = readRedirectUris(
+    reader,
+    'SANDBOX_FACEBOOK_REDIRECT_URIS',
+    DEFAULT_FACEBOOK_REDIRECT_URI,
+  );
   const logLevel =
     reader.read('LOG_LEVEL', oneOf(LOG_LEVELS, `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)) ?? 'info';
   if (reader.problems.length > 0) throw new SandboxConfigError(reader.problems);
@@ -58,6 +63,18 @@ export function loadSandboxServerConfig(env: Env): SandboxServerConfig {
     appId,
     appSecret: reader.raw('INSTAGRAM_APP_SECRET') ?? DEFAULT_SECRET,
     redirectUris,
+    facebook: {
+      appId: facebookAppId,
+      appSecret: reader.raw('FACEBOOK_APP_SECRET') ?? SANDBOX_FACEBOOK_APP_SECRET,
+      redirectUris: facebookRedirectUris,
+    },
     logLevel,
   };
+}
+
+/** A comma-separated list of absolute http(s) URLs, each matched byte for byte by the sandbox. */
+function readRedirectUris(reader: EnvReader, name: string, fallback: string): string[] {
+  const uris = (reader.raw(name) ?? fallback).split(',').map((u) => u.trim());
+  for (const uri of uris) reader.read(name, httpUrl(`${name}: "${uri}" is not an absolute http(s) URL`), uri);
+  return uris;
 }

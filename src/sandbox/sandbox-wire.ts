@@ -71,11 +71,11 @@ export function newRequestId(): string {
   return randomBytes(24).toString('base64url');
 }
 
-function newFbtraceId(): string {
+export function newFbtraceId(): string {
   return `A${randomAlphanumeric(22)}`;
 }
 
-const JSON_CONTENT_TYPE = 'application/json; charset=UTF-8';
+export const JSON_CONTENT_TYPE = 'application/json; charset=UTF-8';
 
 /** HTTP 400 in the shape of api.instagram.com/oauth/access_token errors (not the Graph envelope). */
 export function tokenError(message: string): ScriptedResponse {
@@ -153,14 +153,19 @@ export function longLivedTokenBody(accessToken: string): string {
 
 /**
  * Adds parameters to a registered redirect URI without re-encoding what it already carries (a
- * URLSearchParams round trip would rewrite `%20` as `+`), then appends `#_` exactly like Meta does.
+ * URLSearchParams round trip would rewrite `%20` as `+`), then appends the fragment Meta appends:
+ * `#_` after Instagram's authorize page, `#_=_` after Facebook's dialog.
  */
-export function redirectWithParams(redirectUri: string, params: ReadonlyArray<readonly [string, string]>): string {
+export function redirectWithParams(
+  redirectUri: string,
+  params: ReadonlyArray<readonly [string, string]>,
+  fragment = '#_',
+): string {
   const hash = redirectUri.indexOf('#');
   const base = hash === -1 ? redirectUri : redirectUri.slice(0, hash);
   const query = new URLSearchParams(params.map(([k, v]): [string, string] => [k, v])).toString();
   const separator = !base.includes('?') ? '?' : base.endsWith('?') || base.endsWith('&') ? '' : '&';
-  return `${base}${separator}${query}#_`;
+  return `${base}${separator}${query}${fragment}`;
 }
 
 /** The first parameter name that occurs more than once (among `names`, or among all when omitted). */

@@ -1,5 +1,9 @@
 import express, { type ErrorRequestHandler } from 'express';
 import type { Clock } from '../shared/clock';
+import { FacebookSandboxControlImpl } from './facebook-control';
+import { type FacebookPerson, SANDBOX_FACEBOOK_PEOPLE } from './facebook-people';
+import { FacebookState } from './facebook-state';
+import { SANDBOX_FACEBOOK_APP_ID, SANDBOX_FACEBOOK_APP_NAME, SANDBOX_FACEBOOK_APP_SECRET } from './facebook-wire';
 import type { CallbackUrls } from './sandbox-callbacks';
 import { SANDBOX_TEST_ACCOUNTS, type SandboxAccount } from './sandbox-accounts';
 import { type SandboxControl, SandboxControlImpl } from './sandbox-control';
@@ -8,15 +12,35 @@ import { SandboxState } from './sandbox-state';
 import type { ResponseShape } from './sandbox-wire';
 
 /**
- * The built-in fake Instagram (Instagram API with Instagram Login): same URLs relative to its mount
- * point, same wire shapes and errors as the real one (docs/instagram-platform.md), driven by an
- * injected clock and steerable through SandboxControl. See CONTEXT.md in this folder.
+ * The built-in fake Instagram, both ways in: Instagram Login (its URLs at the mount point) and Facebook
+ * Login for Business (below `/facebook`). Same URLs relative to the mount point, same wire shapes and
+ * errors as the real ones (docs/instagram-platform.md), driven by one injected clock and steerable
+ * through SandboxControl. See CONTEXT.md in this folder.
  */
 
 export { SANDBOX_TEST_ACCOUNTS } from './sandbox-accounts';
 export { signRequest, type CallbackUrls } from './sandbox-callbacks';
 export type { SandboxAccount, SandboxProfileUpdate } from './sandbox-accounts';
 export type { SandboxControl, SandboxTokenInfo } from './sandbox-control';
+export type {
+  FacebookSandboxControl,
+  FacebookSeededTokens,
+  FacebookSeedOptions,
+  FacebookTokenInfo,
+} from './facebook-control';
+export {
+  SANDBOX_FACEBOOK_PEOPLE,
+  type FacebookInstagramAccount,
+  type FacebookPage,
+  type FacebookPerson,
+} from './facebook-people';
+export {
+  FACEBOOK_LOGIN_SCOPES,
+  OEMBED_POSTS,
+  SANDBOX_FACEBOOK_APP_ID,
+  SANDBOX_FACEBOOK_APP_SECRET,
+  type FacebookEndpoint,
+} from './facebook-wire';
 export type { InvalidationReason } from './sandbox-state';
 export {
   graphError,
@@ -47,6 +71,23 @@ export interface SandboxOptions {
   callbacks?: CallbackUrls;
   /** Optional: unexpected (5xx) failures are reported here (a pino logger fits). Answers never show them. */
   logger?: { error(details: object, message: string): void };
+  /** The Facebook app of the Facebook Login for Business surface. Default: the built-in one, no redirect URI. */
+  facebook?: FacebookSandboxOptions;
+}
+
+export interface FacebookSandboxOptions {
+  /** The Facebook app id the dialog and the Graph accept. Default SANDBOX_FACEBOOK_APP_ID. */
+  clientId?: string;
+  /** Default SANDBOX_FACEBOOK_APP_SECRET; also signs the Facebook callbacks. */
+  clientSecret?: string;
+  /** Valid OAuth Redirect URIs, matched byte for byte. */
+  redirectUris: string[];
+  /** Where to send the signed deauthorize and data-deletion callbacks (the app's Facebook webhook URLs). */
+  callbacks?: CallbackUrls;
+  /** Default: SANDBOX_FACEBOOK_PEOPLE. */
+  people?: FacebookPerson[];
+  /** debug_token's `application`. */
+  appName?: string;
 }
 
 export interface Sandbox {
@@ -67,17 +108,26 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     options.accounts ?? SANDBOX_TEST_ACCOUNTS,
     options.responseShape ?? 'flat',
   );
+  const fb = options.facebook ?? { redirectUris: [] };
+  const facebook = new FacebookState(
+    options.clock,
+    fb.clientId ?? SANDBOX_FACEBOOK_APP_ID,
+    fb.clientSecret ?? SANDBOX_FACEBOOK_APP_SECRET,
+    fb.people ?? SANDBOX_FACEBOOK_PEOPLE,
+  );
   const control = new SandboxControlImpl(
     state,
+    new FacebookSandboxControlImpl(facebook, fb.callbacks),
     options.callbacks ? { ...options.callbacks, secret: options.clientSecret } : undefined,
   );
-  const router = createSandboxRouter(state, control, {
+  const router = createSandboxRouter(state, facebook, control, {
     clientId: options.clientId,
     clientSecret: options.clientSecret,
     redirectUris: [...options.redirectUris],
     basePath: normaliseBasePath(options.basePath),
     publicUrl: options.publicUrl.replace(/\/+$/, ''),
     logger: options.logger,
+    facebook: { redirectUris: [...fb.redirectUris], appName: fb.appName ?? SANDBOX_FACEBOOK_APP_NAME },
   });
   return { router, control };
 }

@@ -131,14 +131,22 @@ export interface SandboxProcess extends RunningProcess {
   appSecret: string;
   /** INSTAGRAM_* settings that point an app instance (live mode) at this sandbox. */
   instagramEnv: Record<string, string>;
+  /** FACEBOOK_* settings that point an app instance (live mode) at this sandbox's Facebook surface. */
+  facebookEnv: Record<string, string>;
   calls(): Promise<Record<string, number>>;
+  facebookCalls(): Promise<Record<string, number>>;
 }
 
-/** The standalone sandbox (`npm run sandbox`), accepting the given redirect URIs. */
-export async function startSandboxProcess(redirectUris: string[]): Promise<SandboxProcess> {
+/** The standalone sandbox (`npm run sandbox`), accepting the given redirect URIs (Instagram, then Facebook). */
+export async function startSandboxProcess(
+  redirectUris: string[],
+  facebookRedirectUris: string[] = ['http://localhost:3000/auth/facebook/callback'],
+): Promise<SandboxProcess> {
   const port = await freePort();
   const appId = '1000000000000001';
   const appSecret = 'multi-instance-sandbox-secret';
+  const facebookAppId = '1000000000000009';
+  const facebookAppSecret = 'multi-instance-sandbox-facebook-secret';
   const url = `http://127.0.0.1:${port}`;
   const running = await startProcess(
     SANDBOX_ENTRY,
@@ -150,6 +158,9 @@ export async function startSandboxProcess(redirectUris: string[]): Promise<Sandb
       SANDBOX_REDIRECT_URIS: redirectUris.join(','),
       INSTAGRAM_APP_ID: appId,
       INSTAGRAM_APP_SECRET: appSecret,
+      FACEBOOK_APP_ID: facebookAppId,
+      FACEBOOK_APP_SECRET: facebookAppSecret,
+      SANDBOX_FACEBOOK_REDIRECT_URIS: facebookRedirectUris.join(','),
     },
     { port, readyPath: '/_control/calls' },
   );
@@ -164,7 +175,14 @@ export async function startSandboxProcess(redirectUris: string[]): Promise<Sandb
       INSTAGRAM_TOKEN_URL: `${url}/oauth/access_token`,
       INSTAGRAM_GRAPH_URL: `${url}/graph`,
     },
+    facebookEnv: {
+      FACEBOOK_APP_ID: facebookAppId,
+      FACEBOOK_APP_SECRET: facebookAppSecret,
+      FACEBOOK_AUTHORIZE_URL: `${url}/facebook/v25.0/dialog/oauth`,
+      FACEBOOK_GRAPH_URL: `${url}/facebook/graph`,
+    },
     calls: async () => (await (await fetch(`${url}/_control/calls`)).json()) as Record<string, number>,
+    facebookCalls: async () => (await (await fetch(`${url}/_control/facebook/calls`)).json()) as Record<string, number>,
   };
 }
 
