@@ -16,8 +16,9 @@ export function embedsPart(embeds: EmbedsService): ApiPart {
       url: z
         .string()
         .max(300)
+        // Without an embedder every request is answered 404 `not_configured` below, whatever the URL.
         .refine(
-          (url) => embeds.accepts(url),
+          (url) => !embeds.available || embeds.accepts(url),
           'must be a public Instagram post, reel or IGTV URL (https://www.instagram.com/p/…/)',
         ),
       maxwidth: z.coerce.number().int().min(320).max(1000).optional(),

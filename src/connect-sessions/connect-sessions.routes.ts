@@ -46,6 +46,8 @@ export type LinkErrorCode =
   | 'provider_error'
   | 'provider_unavailable'
   | 'server_error'
+  | 'no_accounts'
+  | 'choice_expired'
   | 'link_used'
   | 'link_expired';
 
@@ -65,6 +67,8 @@ const ERROR_CODES: Partial<Record<ErrorCode, LinkErrorCode>> = {
   BAD_REQUEST: 'provider_error',
   PROVIDER_THROTTLED: 'provider_unavailable',
   PROVIDER_UNAVAILABLE: 'provider_unavailable',
+  CONNECT_NO_ACCOUNTS: 'no_accounts',
+  CHOICE_EXPIRED: 'choice_expired',
 };
 
 const noStore = (_req: Request, res: Response, next: NextFunction) => {

@@ -65,21 +65,35 @@ export async function createContainer(config: Config, overrides: ContainerOverri
   const connections = new ConnectionsService(db, vault, clock, createSchedule(providers, config.lifecycle), outbox);
   const lifecycle = new LifecycleService({ connections, providers, http, clock, logger, settings: config.lifecycle });
 
+  // The built-in sandbox stands in for whichever provider runs against it (development and tests only).
+  const instagramSandbox = instagram?.mode === 'sandbox' ? instagram : undefined;
+  const facebookSandbox = facebook?.mode === 'sandbox' ? facebook : undefined;
+  const callbacksOf = (provider: string) => ({
+    deauthorizeUrl: `${config.publicUrl}/webhooks/${provider}/deauthorize`,
+    dataDeletionUrl: `${config.publicUrl}/webhooks/${provider}/data-deletion`,
+  });
   const sandbox =
-    instagram?.mode === 'sandbox'
+    instagramSandbox || facebookSandbox
       ? createSandbox({
           clock,
-          clientId: instagram.appId,
-          clientSecret: instagram.appSecret,
-          redirectUris: [instagram.redirectUri],
+          clientId: instagramSandbox?.appId ?? 'igconnect-sandbox-app',
+          clientSecret: instagramSandbox?.appSecret ?? 'igconnect-sandbox-secret',
+          redirectUris: instagramSandbox ? [instagramSandbox.redirectUri] : [],
           basePath: SANDBOX_BASE_PATH,
           publicUrl: config.publicUrl,
           logger,
           // Like Meta, the sandbox calls the app's callbacks when a test account removes the app.
-          callbacks: {
-            deauthorizeUrl: `${config.publicUrl}/webhooks/instagram/deauthorize`,
-            dataDeletionUrl: `${config.publicUrl}/webhooks/instagram/data-deletion`,
-          },
+          callbacks: callbacksOf('instagram'),
+          ...(facebookSandbox
+            ? {
+                facebook: {
+                  clientId: facebookSandbox.appId,
+                  clientSecret: facebookSandbox.appSecret,
+                  redirectUris: [facebookSandbox.redirectUri],
+                  callbacks: callbacksOf('facebook'),
+                },
+              }
+            : {}),
         })
       : undefined;
 

@@ -147,6 +147,10 @@ function classifyGraphError(
     const wait = retryAfterMs(response.headers) ?? DEFAULT_THROTTLE_WAIT_MS;
     return ['PROVIDER_THROTTLED', { kind: 'throttled', reason: 'throttled', retryAfterMs: wait }];
   }
+  // graph.facebook.com answers a wrong client secret as code 1, which otherwise means "try again".
+  if (/validating client secret/i.test(message)) {
+    return ['PROVIDER_INVALID_SECRET', { kind: 'refused', reason: 'invalid_secret' }];
+  }
   if (code !== undefined && TRANSIENT_CODES.has(code)) {
     return ['PROVIDER_UNAVAILABLE', { kind: 'transient', reason: 'unavailable' }];
   }

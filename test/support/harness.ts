@@ -144,9 +144,8 @@ export async function authorize(agent: Agent, options: AuthorizeOptions = {}): P
  */
 export async function finishCallback(agent: Agent, callbackUrl: string) {
   const callback = await agent.get(pathOf(callbackUrl));
-  if (callback.status === 303 && callback.headers.location === '/auth/instagram/result') {
-    return agent.get('/auth/instagram/result');
-  }
+  const location = callback.headers.location as string | undefined;
+  if (callback.status === 303 && location && /^\/auth\/[a-z]+\/result$/.test(location)) return agent.get(location);
   return callback;
 }
 
