@@ -5,6 +5,8 @@ import type { Kysely } from 'kysely';
 import { pinoHttp } from 'pino-http';
 import { apiErrorHandler, apiNotFound } from '../api/api-errors';
 import { createApiRouter } from '../api/api.routes';
+import { TokenAccess } from '../api/token-access';
+import { tokenPart } from '../api/token.routes';
 import { createAuthRouter } from '../auth/auth.routes';
 import { createPassport } from '../auth/passport';
 import type { Config } from '../config/config';
@@ -85,17 +87,25 @@ export function createApp(deps: AppDeps): Express {
 
   // The deployer's API: before sessions and CSRF, so no cookie ever authenticates it; JSON only.
   const perMinute = createRateLimiter({ db, clock, windowMs: 60_000 });
+  const tokens = new TokenAccess({
+    ...deps,
+    leaseMs: config.lifecycle.leaseMs,
+    waitMs: config.httpTimeoutMs,
+  });
   app.use(
     '/api/v1',
-    createApiRouter({
-      db,
-      clock,
-      logger,
-      publicUrl: config.publicUrl,
-      settings: config.api,
-      connections: deps.connections,
-      rateLimit: (limit, clientOf) => perMinute('api', limit, 'page', (_req, res) => clientOf(res)),
-    }),
+    createApiRouter(
+      {
+        db,
+        clock,
+        logger,
+        publicUrl: config.publicUrl,
+        settings: config.api,
+        connections: deps.connections,
+        rateLimit: (limit, clientOf) => perMinute('api', limit, 'page', (_req, res) => clientOf(res)),
+      },
+      [tokenPart({ db, clock, access: tokens })],
+    ),
   );
   app.use('/api', apiNotFound, apiErrorHandler(logger));
 
