@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import { pinoHttp } from 'pino-http';
 import { apiErrorHandler, apiNotFound } from '../api/api-errors';
 import { createApiRouter } from '../api/api.routes';
+import { proxyPart } from '../api/proxy.routes';
 import { TokenAccess } from '../api/token-access';
 import { tokenPart } from '../api/token.routes';
 import { createAuthRouter } from '../auth/auth.routes';
@@ -104,7 +105,7 @@ export function createApp(deps: AppDeps): Express {
         connections: deps.connections,
         rateLimit: (limit, clientOf) => perMinute('api', limit, 'page', (_req, res) => clientOf(res)),
       },
-      [tokenPart({ db, clock, access: tokens })],
+      [tokenPart({ db, clock, access: tokens }), proxyPart({ ...deps, access: tokens })],
     ),
   );
   app.use('/api', apiNotFound, apiErrorHandler(logger));
