@@ -11,6 +11,7 @@ import { migrateToLatest } from '../src/db/migrate';
 import { DAY } from '../src/shared/clock';
 import { PROJECT_ROOT } from '../src/shared/project-root';
 import { TokenCipher } from '../src/shared/token-cipher';
+import { apiSection } from './api-section';
 import { type BenchOptions, benchOptions } from './bench-options';
 import { Browser, connectFlow, sandboxOnlyFlow } from './support/browser';
 import { ChildServer, processMemory, round } from './support/child-process';
@@ -151,6 +152,7 @@ async function runTarget(target: Target, options: BenchOptions): Promise<Json> {
     // limiter counting (its cost stays in the figures) with a limit the run never reaches.
     RATE_LIMIT_START: '1000000',
     RATE_LIMIT_CALLBACK: '1000000',
+    API_RATE_LIMIT_PER_MINUTE: '10000000',
     ...options.appEnv,
   };
   const config = loadConfig(appEnv);
@@ -204,6 +206,7 @@ async function runTarget(target: Target, options: BenchOptions): Promise<Json> {
     }
     if (options.sections.has('keeper')) out.keeper = await keeper(rig);
     if (options.sections.has('profile')) out.profiles = await profiles(rig);
+    if (options.sections.has('api')) out.api = await apiSection(rig, API_VERSION, log);
     out.appPeakRssMb = rig.app.memory().peakRssMb;
     out.sandboxPeakRssMb = rig.sandbox.memory().peakRssMb;
   } finally {
