@@ -45,7 +45,7 @@ export interface BenchOptions {
   appEnv: Record<string, string>;
 }
 
-const ALL_SECTIONS = ['status', 'flow', 'scale', 'keeper', 'profile', 'startup'];
+const ALL_SECTIONS = ['status', 'flow', 'scale', 'keeper', 'profile', 'startup', 'api'];
 
 export function benchOptions(env: NodeJS.ProcessEnv): BenchOptions {
   const quick = env.BENCH_QUICK === '1';

@@ -14,6 +14,7 @@ import { TokenCipher } from '../src/shared/token-cipher';
 import { type BenchMode, type BenchOptions, benchOptions } from './bench-options';
 import { Browser, connectFlow, type Network, PROXY_HEADERS, sandboxOnlyFlow } from './support/browser';
 import { ChildServer, processMemory, round } from './support/child-process';
+import { apiSection } from './api-section';
 import { type ProfileSummary, summariseProfile } from './support/cpu-profile';
 import { freePort } from './support/free-port';
 import { summariseHeapSnapshot } from './support/heap-snapshot';
@@ -179,6 +180,7 @@ async function runTarget(
     // limiter counting (its cost stays in the figures) with a limit the run never reaches.
     RATE_LIMIT_START: '1000000',
     RATE_LIMIT_CALLBACK: '1000000',
+    API_RATE_LIMIT_PER_MINUTE: '10000000',
     ...options.appEnv,
   };
   const config = loadConfig(appEnv);
@@ -251,6 +253,7 @@ async function runTarget(
     if (options.sections.has('keeper')) out.keeper = await keeper(rig);
     if (options.sections.has('heap')) out.heap = await heap(rig);
     if (options.sections.has('profile')) out.profiles = await profiles(rig);
+    if (options.sections.has('api')) out.api = await apiSection(rig, API_VERSION, log);
     out.appPeakRssMb = rig.app.memory().peakRssMb;
     out.sandboxPeakRssMb = rig.sandbox.memory().peakRssMb;
     out.logBytes = statSync(logFile).size;

@@ -47,7 +47,13 @@ export function toApiError(error: unknown): ApiError {
   const status = (error as { status?: unknown } | null)?.status;
   if (status === 413) return new ApiError(413, 'payload_too_large', 'The request body is too large.');
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new ApiError(400, 'invalid_request', 'The request body is not valid JSON.');
+    // The body parser's own failure, or the router's (a path with a malformed percent-encoding).
+    const notJson = (error as { type?: unknown }).type === 'entity.parse.failed';
+    return new ApiError(
+      400,
+      'invalid_request',
+      notJson ? 'The request body is not valid JSON.' : 'The request is malformed.',
+    );
   }
   return new ApiError(500, 'internal', 'Something went wrong on our side.');
 }

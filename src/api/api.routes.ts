@@ -30,8 +30,11 @@ export interface ApiDeps {
   rateLimit: (limit: number, clientOf: (res: express.Response) => string) => RequestHandler;
 }
 
-/** Adds the routes of one part of the API; each part declares its operations on `api`. */
-export type ApiPart = (router: Router, api: ApiDefinition) => void;
+/**
+ * Adds the routes of one part of the API; each part declares its operations on `api`. `rawBody` names
+ * the paths whose bodies the part reads itself, as sent (the JSON parser leaves them alone).
+ */
+export type ApiPart = ((router: Router, api: ApiDefinition) => void) & { rawBody?: RegExp[] };
 
 /** The API key that authenticated this request (set by the key check). */
 export function apiKeyOf(res: express.Response): string {
@@ -56,7 +59,9 @@ export function createApiRouter(deps: ApiDeps, parts: ApiPart[] = []): Router {
 
   router.use(requireKey(deps));
   router.use(deps.rateLimit(deps.settings.rateLimitPerMinute, apiKeyOf));
-  router.use(express.json({ limit: '256kb', strict: true }));
+  const json = express.json({ limit: '256kb', strict: true });
+  const raw = parts.flatMap((part) => part.rawBody ?? []);
+  router.use((req, res, next) => (raw.some((path) => path.test(req.path)) ? next() : json(req, res, next)));
 
   connectionsPart(deps)(router, api);
   for (const part of parts) part(router, api);

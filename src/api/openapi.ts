@@ -55,9 +55,18 @@ export class ApiDefinition {
   document(info: { title: string; version: string; serverUrl: string }): object {
     const paths: Record<string, Record<string, object>> = {};
     for (const op of this.operations) {
-      const path = op.path.replace(/:([A-Za-z_]+)\*?/g, '{$1}');
+      // Express's `:name`, and its wildcard `*name` or `{/*name}` (the rest of the path), as `{name}`.
+      const path = op.path.replace(/\{\/\*([A-Za-z_]+)\}/g, '/{$1}').replace(/[:*]([A-Za-z_]+)/g, '{$1}');
+      const rest = [...op.path.matchAll(/\*([A-Za-z_]+)/g)].map(([, name]) => ({
+        name,
+        in: 'path',
+        required: true,
+        description: 'The rest of the path, slashes included',
+        schema: { type: 'string' },
+      }));
       const parameters = [
         ...properties(op.params).map(([name, schema]) => ({ name, in: 'path', required: true, schema })),
+        ...rest,
         ...properties(op.query).map(([name, schema, required]) => ({ name, in: 'query', required, schema })),
       ];
       const responses: Record<string, object> = {};

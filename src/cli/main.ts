@@ -9,6 +9,7 @@ import {
   usageLine,
 } from './cli-command';
 import { apiKeysCreateCommand, apiKeysListCommand, apiKeysRevokeCommand } from './api-keys.command';
+import { auditCommand } from './audit.command';
 import { connectionsListCommand } from './connections-list.command';
 import { doctorCommand } from './doctor.command';
 import { keysRotateCommand } from './keys-rotate.command';
@@ -29,6 +30,7 @@ export const COMMANDS: (CliCommand | StandaloneCliCommand)[] = [
   apiKeysCreateCommand,
   apiKeysListCommand,
   apiKeysRevokeCommand,
+  auditCommand,
   doctorCommand,
 ];
 

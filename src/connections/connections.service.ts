@@ -430,6 +430,17 @@ export class ConnectionsService {
   }
 
   /**
+   * A connection and its token in clear as stored right now, whatever its lease: for handing the token to
+   * the deployer's backend or calling the provider with it. One read, so the two always belong together.
+   */
+  async readToken(id: string): Promise<{ connection: Connection; accessToken: string } | undefined> {
+    const row = await repo.findById(this.db, id);
+    if (!row) return undefined;
+    const { connection, sealed } = this.claimed(row);
+    return { connection, accessToken: this.vault.open(id, sealed) };
+  }
+
+  /**
    * Stores a keeper's result and releases its lease, only while `owner` still holds the lease: a keeper
    * whose lease lapsed never overwrites the newer work of the one that took over. Returns whether it did.
    */

@@ -7,6 +7,9 @@ import { apiErrorHandler, apiNotFound } from '../api/api-errors';
 import { createApiRouter } from '../api/api.routes';
 import { connectSessionsPart } from '../api/connect-sessions.api';
 import { embedsPart } from '../api/embeds.api';
+import { proxyPart } from '../api/proxy.routes';
+import { TokenAccess } from '../api/token-access';
+import { tokenPart } from '../api/token.routes';
 import { createAuthRouter, linkFlowStarter } from '../auth/auth.routes';
 import { connectFinisher, createPassport } from '../auth/passport';
 import type { Config } from '../config/config';
@@ -109,6 +112,11 @@ export function createApp(deps: AppDeps): Express {
 
   // The deployer's API: before sessions and CSRF, so no cookie ever authenticates it; JSON only.
   const perMinute = createRateLimiter({ db, clock, windowMs: 60_000 });
+  const tokens = new TokenAccess({
+    ...deps,
+    leaseMs: config.lifecycle.leaseMs,
+    waitMs: config.httpTimeoutMs,
+  });
   app.use(
     '/api/v1',
     createApiRouter(
@@ -122,7 +130,12 @@ export function createApp(deps: AppDeps): Express {
         afterDelete: (connection) => deps.lifecycle.revokeIfLast(connection),
         rateLimit: (limit, clientOf) => perMinute('api', limit, 'page', (_req, res) => clientOf(res)),
       },
-      [connectSessionsPart({ connectSessions, providers: providers.all().map((p) => p.id) }), embedsPart(deps.embeds)],
+      [
+        connectSessionsPart({ connectSessions, providers: providers.all().map((p) => p.id) }),
+        tokenPart({ db, clock, access: tokens }),
+        proxyPart({ ...deps, access: tokens }),
+        embedsPart(deps.embeds),
+      ],
     ),
   );
   app.use('/api', apiNotFound, apiErrorHandler(logger));

@@ -4,6 +4,9 @@ import type { FacebookConfig } from './facebook.config';
 import {
   badResponse,
   boundedString,
+  classifyAnswer,
+  TRACE_HEADERS,
+  USAGE_HEADERS,
   exactId,
   parseJson,
   record,
@@ -172,6 +175,13 @@ export function createFacebookProvider(config: FacebookConfig): ProviderDefiniti
         if (!body || typeof body.html !== 'string') throw badResponse(SERVICE, 'oEmbed');
         return { ...body };
       },
+    },
+
+    // The Facebook Graph, at the pinned version, for the deployer's calls through the proxy (Page token).
+    api: {
+      baseUrl: `${config.graphUrl}/${config.apiVersion}`,
+      passedHeaders: [...USAGE_HEADERS, ...TRACE_HEADERS],
+      classify: (response, target) => classifyAnswer(response, target, SERVICE),
     },
 
     async revoke(client, subjectId) {

@@ -1,7 +1,19 @@
 import { HOUR } from '../shared/clock';
 import type { HttpClient, HttpResponse } from '../shared/http-client';
 import type { InstagramConfig } from './instagram.config';
-import { badResponse, boundedString, exactId, parseJson, safeHttpUrl, send, smallNumber, unwrap } from './meta-graph';
+import {
+  badResponse,
+  boundedString,
+  classifyAnswer,
+  exactId,
+  parseJson,
+  safeHttpUrl,
+  send,
+  smallNumber,
+  TRACE_HEADERS,
+  unwrap,
+  USAGE_HEADERS,
+} from './meta-graph';
 import type { AccountProfile, AuthorizationGrant, IssuedToken, ProviderDefinition } from './provider-definition';
 
 /**
@@ -136,6 +148,14 @@ export function createInstagramProvider(config: InstagramConfig): ProviderDefini
 
     async fetchProfile(client, accessToken) {
       return (await fetchMe(client, accessToken)).profile;
+    },
+
+    // graph.instagram.com at the pinned version; it takes the token as a Bearer header as well as in the
+    // query, and the header keeps it out of every URL.
+    api: {
+      baseUrl: `${config.graphUrl}/${config.apiVersion}`,
+      passedHeaders: [...USAGE_HEADERS, ...TRACE_HEADERS],
+      classify: (response, target) => classifyAnswer(response, target, SERVICE),
     },
   };
 }

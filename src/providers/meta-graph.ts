@@ -105,6 +105,19 @@ const TRANSIENT_CODES = new Set([1, 2]);
 /** Without a usage header, a throttled app waits out Meta's one-hour rolling window. */
 export const DEFAULT_THROTTLE_WAIT_MS = HOUR;
 
+/**
+ * The headers in which Meta reports how much of the rate budget is used (per app, per business): a
+ * client of the Graph API needs them to pace itself, so a proxy passes them on.
+ */
+export const USAGE_HEADERS = ['x-app-usage', 'x-business-use-case-usage'] as const;
+/** Meta's request trace id, which its support asks for; it names no user and carries no secret. */
+export const TRACE_HEADERS = ['x-fb-trace-id', 'x-fb-request-id'] as const;
+
+/** A Graph answer that failed, classified like every other call (undefined for 1xx–3xx answers). */
+export function classifyAnswer(response: HttpResponse, target: string, service: string): ProviderError | undefined {
+  return response.status >= 400 ? classifyErrorResponse(response, target, service) : undefined;
+}
+
 /** Maps Meta's two error dialects (and plain HTTP failures) onto our error codes and failure kinds. */
 export function classifyErrorResponse(response: HttpResponse, target: string, service: string): ProviderError {
   const body = record(parseJson(response));

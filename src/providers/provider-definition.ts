@@ -1,4 +1,5 @@
-import type { HttpClient } from '../shared/http-client';
+import type { ProviderError } from '../shared/errors';
+import type { HttpClient, HttpResponse } from '../shared/http-client';
 
 /**
  * A login provider as data plus a few named hooks (ADR 0006). The strategy, the connections service and
@@ -82,6 +83,20 @@ export interface AuthorizationSettings {
   scopeSeparator: string;
 }
 
+/**
+ * The provider's own API, as igconnect's proxy calls it on a connection's behalf (src/api): where it
+ * lives at the pinned version, how the token is sent, what of its answers is passed back, and how a failed
+ * answer is classified (a dead token marks the connection for reconnecting at once).
+ */
+export interface ProviderApi {
+  /** Absolute URL of the API at the pinned version, without a trailing slash; proxied paths go below it. */
+  baseUrl: string;
+  /** Response headers the caller gets as the provider sent them (lower case): usage and trace headers. */
+  passedHeaders: readonly string[];
+  /** A failed answer as the provider classifies it; undefined when the answer is not a failure. */
+  classify(response: HttpResponse, target: string): ProviderError | undefined;
+}
+
 export interface ProviderDefinition {
   /** Route segment and stored `provider` value: /auth/<id>, /auth/<id>/callback. */
   id: string;
@@ -108,6 +123,8 @@ export interface ProviderDefinition {
   refresh(http: HttpClient, accessToken: string): Promise<IssuedToken>;
   /** Checks a stored token by reading the account's profile with it. */
   fetchProfile(http: HttpClient, accessToken: string, accountId: string): Promise<AccountProfile>;
+  /** The API igconnect proxies for deployers (token sent as `Authorization: Bearer`); absent: none. */
+  api?: ProviderApi;
   /**
    * Withdraws the app's authorization from the person at the provider, when the provider has a way to
    * (called after the person's last connection through it is deleted).

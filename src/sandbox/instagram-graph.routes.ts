@@ -1,4 +1,5 @@
 import type { Request, Response, Router } from 'express';
+import { mountInstagramMediaRoutes } from './instagram-media.routes';
 import type { SandboxAccount } from './sandbox-accounts';
 import { queryOf, routeParam, send, sendJson, type SandboxRouteContext } from './sandbox-http';
 import type { TokenCheck } from './sandbox-state';
@@ -13,8 +14,9 @@ import {
 } from './sandbox-wire';
 
 /**
- * graph.instagram.com as Instagram Login uses it: the long-lived exchange, the refresh, `/me`, and Graph's
- * error envelope for everything else below `/graph`. See docs/instagram-platform.md.
+ * graph.instagram.com as Instagram Login uses it: the long-lived exchange, the refresh, `/me`, a few media
+ * endpoints (instagram-media.routes.ts), and Graph's error envelope for everything else below `/graph`.
+ * See docs/instagram-platform.md.
  */
 
 const GRAPH_VERSION = /^v\d+\.\d+$/;
@@ -79,6 +81,7 @@ export function mountInstagramGraphRoutes(router: Router, context: SandboxRouteC
   });
 
   router.get('/graph/:version/me', context.endpoint('me'), (req, res) => me(context, req, res));
+  mountInstagramMediaRoutes(router, context);
 
   router.use('/graph', (req, res) => {
     send(res, { ...graphError(2500, undefined, `Unknown path components: ${req.path}`), status: 404 });

@@ -54,11 +54,21 @@ export interface TokenRecord {
   invalidated?: InvalidationReason;
 }
 
+/** A media container made through the API (`POST /{ig-user-id}/media`), not yet published. */
+export interface MediaContainer {
+  id: string;
+  igUserId: string;
+  imageUrl: string;
+  caption: string | null;
+}
+
 export type TokenCheck =
   { ok: true; token: TokenRecord; account: SandboxAccount } | { ok: false; error: ScriptedResponse };
 
 /** Bounds memory when consent pages are opened and never answered (a crawler, a load test). */
 const MAX_PENDING = 1000;
+/** The same for media containers created and never published. */
+const MAX_CONTAINERS = 1000;
 
 /**
  * Everything the sandbox remembers: accounts, pending consents, codes, tokens, scripts and counters.
@@ -72,6 +82,8 @@ export class SandboxState {
   private readonly codes = new Map<string, CodeRecord>();
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly scripts = new Map<SandboxEndpoint, ScriptedResponse[]>();
+  private readonly containers = new Map<string, MediaContainer>();
+  private containerCount = 0;
 
   constructor(
     readonly clock: Clock,
@@ -207,6 +219,25 @@ export class SandboxState {
     return { ok: true, token, account };
   }
 
+  // --- media containers ------------------------------------------------------------------------------
+
+  addContainer(container: Omit<MediaContainer, 'id'>): MediaContainer {
+    this.containerCount += 1;
+    // Odd, 17 digits, above 2^53, like every sandbox id.
+    const id = String(17800000000000001n + 2n * BigInt(this.containerCount));
+    if (this.containers.size >= MAX_CONTAINERS) {
+      const oldest = this.containers.keys().next();
+      if (!oldest.done) this.containers.delete(oldest.value);
+    }
+    const created = { ...container, id };
+    this.containers.set(id, created);
+    return created;
+  }
+
+  container(id: string): MediaContainer | undefined {
+    return this.containers.get(id);
+  }
+
   // --- scripts, counters ----------------------------------------------------------------------------
 
   script(endpoint: SandboxEndpoint, response: ScriptedResponse): void {
@@ -230,6 +261,8 @@ export class SandboxState {
     this.pending.clear();
     this.codes.clear();
     this.tokens.clear();
+    this.containers.clear();
+    this.containerCount = 0;
     this.resetCalls();
     this.responseShape = this.initialShape;
     this.accountList = validateAccounts(this.initialAccounts);

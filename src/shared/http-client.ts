@@ -11,6 +11,8 @@ export interface HttpRequest {
   method: 'GET' | 'POST' | 'DELETE';
   url: string;
   form?: Record<string, string>;
+  /** A body sent as given (a caller's JSON or form, passed through unchanged); not with `form`. */
+  body?: { contentType: string; data: string | Uint8Array };
   headers?: Record<string, string>;
   timeoutMs?: number;
 }
@@ -72,10 +74,13 @@ export function createHttpClient(options: { timeoutMs: number; logger: Logger; p
     const target = describeUrl(request.url);
     const started = performance.now();
     const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
-    let body: string | undefined;
+    let body: string | Uint8Array | undefined;
     if (request.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(request.form).toString();
+    } else if (request.body) {
+      headers['content-type'] = request.body.contentType;
+      body = request.body.data;
     }
     // A deadline cleared as soon as the call ends. AbortSignal.timeout() would keep its timer, and through
     // the abort listener the whole request and response, alive for the full timeout after every call: at a

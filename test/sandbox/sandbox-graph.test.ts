@@ -218,7 +218,7 @@ describe('sandbox Graph: exchange, refresh, /me', () => {
   });
 
   it('when an unknown Graph path is asked, then a 404 Graph error answers', async () => {
-    const { status, body } = await getJson(`${sandbox.base}/graph/v25.0/me/media`);
+    const { status, body } = await getJson(`${sandbox.base}/graph/v25.0/me/no_such_edge`);
     expect(status).toBe(404);
     expect(graphErrorOf(body).code).toBe(2500);
   });

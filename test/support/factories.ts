@@ -11,11 +11,12 @@ let counter = 0;
  */
 export async function seedConnection(
   app: TestApp,
-  options: { issuedAt?: number; userId?: string; igUserId?: string; account?: string } = {},
+  options: { issuedAt?: number; userId?: string; igUserId?: string; account?: string; scopes?: string[] } = {},
 ): Promise<ConnectionRow> {
   const account = options.account ?? SANDBOX_TEST_ACCOUNTS[0]?.igUserId ?? '';
   const issuedAt = options.issuedAt ?? app.clock.now();
-  const accessToken = app.sandbox.issueLongLivedToken(account, { issuedAt });
+  const scopes = options.scopes ?? ['instagram_business_basic'];
+  const accessToken = app.sandbox.issueLongLivedToken(account, { issuedAt, scopes });
   const info = app.sandbox.tokenInfo(accessToken);
   if (!info) throw new Error('sandbox did not mint a token');
   counter += 1;
@@ -39,10 +40,10 @@ export async function seedConnection(
             mediaCount: null,
           },
           token: { accessToken, expiresInSeconds: Math.round((info.expiresAt - issuedAt) / 1000) },
-          grantedScopes: ['instagram_business_basic'],
+          grantedScopes: scopes,
         },
       ],
-      requestedScopes: ['instagram_business_basic'],
+      requestedScopes: scopes,
     });
     return await row(app, connections[0]?.id ?? '');
   } finally {

@@ -1,0 +1,141 @@
+import { loadavg } from 'node:os';
+import type { Kysely } from 'kysely';
+import { createApiKey } from '../src/api/api-keys';
+import { tokenAad } from '../src/connections/token-vault';
+import type { Database } from '../src/db/schema';
+import type { TokenCipher } from '../src/shared/token-cipher';
+import type { BenchOptions } from './bench-options';
+import { type ChildServer, round } from './support/child-process';
+import { type LoadRun, runLoad, summarise } from './support/load';
+import { median, ratio } from './support/stats';
+
+/**
+ * `BENCH_ONLY=api`: the deployer's API under load, on the rig of a database target (igconnect and the
+ * sandbox as child processes, a person's three connections made through the real flow).
+ *
+ * - Token reads: `GET /api/v1/connections/{id}/access-token` of a fresh token (no renewal due), as fast
+ *   as igconnect answers: key check, per-key rate limit, the connection read and its token opened, the
+ *   read recorded, the answer. Target: 2,000 req/s on SQLite on two cores. `GET /connections/{id}`
+ *   alternates with it: the API's own cost per request, for comparison.
+ * - The Graph proxy: `GET …/proxy/me` against `GET /me` sent straight to the same sandbox with the same
+ *   token, alternating repetitions in the same run. Target: proxied ≥ 0.7 × direct.
+ */
+type Json = Record<string, unknown>;
+
+export interface ApiRig {
+  app: ChildServer;
+  sandbox: ChildServer;
+  db: Kysely<Database>;
+  cipher: TokenCipher;
+  options: Pick<BenchOptions, 'warmupSeconds' | 'durationSeconds' | 'repetitions'>;
+  /** Headers of a proxy in front of igconnect, when the rig has one. */
+  proxyHeaders?: Record<string, string>;
+  /** autocannon connections, when the rig sets them per mode. */
+  connections?: number;
+}
+
+const FIELDS = 'id,user_id,username,name,account_type';
+
+export async function apiSection(rig: ApiRig, apiVersion: string, log: (message: string) => void): Promise<Json> {
+  const connections = rig.connections ?? 16;
+  const { key } = await createApiKey(rig.db, 'bench', Date.now());
+  const row = await rig.db
+    .selectFrom('connections')
+    .selectAll()
+    .where('status', '=', 'active')
+    .orderBy('connected_at')
+    .limit(1)
+    .executeTakeFirstOrThrow();
+  const token = rig.cipher.open({ keyId: row.token_key_id, ciphertext: row.token_ciphertext }, tokenAad(row.id));
+  const ours = { authorization: `Bearer ${key}`, ...rig.proxyHeaders };
+  const loadAverageAtStart = loadavg().map((l) => round(l, 2));
+
+  const check = async (url: string, headers: Record<string, string>) => {
+    const response = await fetch(url, { headers });
+    if (response.status !== 200) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
+    return response.text();
+  };
+  const tokenUrl = `${rig.app.url}/api/v1/connections/${row.id}/access-token`;
+  const answered = JSON.parse(await check(tokenUrl, ours)) as { access_token: string };
+  if (answered.access_token !== token) throw new Error('the token API answered another token than the stored one');
+  const proxiedUrl = `${rig.app.url}/api/v1/connections/${row.id}/proxy/me?fields=${FIELDS}`;
+  const directUrl = `${rig.sandbox.url}/graph/${apiVersion}/me?fields=${FIELDS}`;
+  const direct = { authorization: `Bearer ${token}` };
+  if ((await check(proxiedUrl, ours)) !== (await check(directUrl, direct))) {
+    throw new Error('the proxied /me differs from the direct one');
+  }
+
+  /** Repetitions of each load, alternating, with each server's CPU time per request. */
+  const measure = async (loads: { name: string; url: string; headers: Record<string, string> }[]) => {
+    for (const load of loads) {
+      await runLoad({ url: load.url, headers: load.headers, connections, durationSeconds: rig.options.warmupSeconds });
+    }
+    const runs = new Map(loads.map((l) => [l.name, [] as (LoadRun & { cpu: { app: number; sandbox: number } })[]]));
+    for (let i = 0; i < rig.options.repetitions; i++) {
+      for (const load of loads) {
+        const before = { app: rig.app.cpuMs(), sandbox: rig.sandbox.cpuMs() };
+        const run = await runLoad({
+          url: load.url,
+          headers: load.headers,
+          connections,
+          durationSeconds: rig.options.durationSeconds,
+        });
+        const per = (now: number, then: number) => round((now - then) / Math.max(1, run.requests), 3);
+        runs.get(load.name)?.push({
+          ...run,
+          cpu: { app: per(rig.app.cpuMs(), before.app), sandbox: per(rig.sandbox.cpuMs(), before.sandbox) },
+        });
+      }
+    }
+    const out: Record<string, Json & { rps: number }> = {};
+    for (const [name, list] of runs) {
+      out[name] = {
+        ...summarise(list),
+        cpuMsPerRequest: {
+          igconnect: round(median(list.map((r) => r.cpu.app)), 3),
+          sandbox: round(median(list.map((r) => r.cpu.sandbox)), 3),
+        },
+      };
+    }
+    return out;
+  };
+
+  // Beside the token reads, the API's own floor in the same run: GET /connections/{id} (key check, rate
+  // limit, one read, JSON), so the share of the token read itself shows.
+  log('api: token reads (and GET /connections/{id} beside them)');
+  const readsAndFloor = await measure([
+    { name: 'connection', url: `${rig.app.url}/api/v1/connections/${row.id}`, headers: ours },
+    { name: 'tokenReads', url: tokenUrl, headers: ours },
+  ]);
+  const reads = readsAndFloor.tokenReads as Json & { rps: number; p99: number };
+  const floor = readsAndFloor.connection as Json & { rps: number };
+  log(
+    `api: token reads ${reads.rps} req/s, p99 ${reads.p99} ms, ${JSON.stringify(reads.cpuMsPerRequest)}; GET /connections/{id} ${floor.rps} req/s`,
+  );
+
+  log('api: proxied GET /me against direct calls');
+  const both = await measure([
+    { name: 'direct', url: directUrl, headers: direct },
+    { name: 'proxied', url: proxiedUrl, headers: ours },
+  ]);
+  const proxyRatio = ratio(both.proxied?.rps ?? 0, both.direct?.rps ?? 1);
+  log(`api: proxied ${both.proxied?.rps} req/s, direct ${both.direct?.rps} req/s, ratio ${proxyRatio}`);
+
+  return {
+    loadConnections: connections,
+    loadAverageAtStart,
+    loadAverageAtEnd: loadavg().map((l) => round(l, 2)),
+    tokenReads: { ...reads, target: '>= 2000 req/s (SQLite, two cores)', met: reads.rps >= 2000 },
+    getConnection: floor,
+    tokenReadsToGetConnection: ratio(reads.rps, floor.rps),
+    graphProxy: {
+      request: `GET /me?fields=${FIELDS}`,
+      direct: both.direct,
+      proxied: both.proxied,
+      throughputRatio: proxyRatio,
+      addedP50Ms: round(Number(both.proxied?.p50) - Number(both.direct?.p50), 2),
+      target: '>= 0.7',
+      met: proxyRatio >= 0.7,
+    },
+  };
+}
