@@ -19,7 +19,7 @@ export function embedsPart(embeds: EmbedsService): ApiPart {
         // Without an embedder every request is answered 404 `not_configured` below, whatever the URL.
         .refine(
           (url) => !embeds.available || embeds.accepts(url),
-          'must be a public Instagram post, reel or IGTV URL (https://www.instagram.com/p/…/)',
+          'must be the address of a public post, reel or IGTV video',
         ),
       maxwidth: z.coerce.number().int().min(320).max(1000).optional(),
     })

@@ -5,7 +5,7 @@ import type { PendingChoices } from '../connections/pending-choices';
 import type { ProviderRegistry } from '../providers/registry';
 import type { Clock } from '../shared/clock';
 import { AppError, ErrorCodes, type ErrorCode, isAppError } from '../shared/errors';
-import { connectedText } from './outcome';
+import { connectedFlash } from './outcome';
 import type { ConnectFinisher, Passport } from './passport';
 import { type AuthenticateOptions, type ConnectInfo, consumedFlow } from './provider-strategy';
 
@@ -45,12 +45,18 @@ export function createAuthRouter(deps: {
 }): Router {
   const { passport, providers, clock } = deps;
   const router = Router();
-  const signIn = (req: Request, res: Response, next: NextFunction, user: Express.User, text: string) => {
+  const signIn = (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    user: Express.User,
+    flash: ReturnType<typeof connectedFlash>,
+  ) => {
     // passport 0.7 regenerates the session id on logIn (session fixation), keeping nothing of the old one.
     req.logIn(user, (loginError) => {
       if (loginError) return next(loginError);
       req.session.signedInAt = clock.now();
-      req.session.flash = { kind: 'success', text };
+      req.session.flash = flash;
       res.redirect(303, '/account');
     });
   };
@@ -87,7 +93,7 @@ export function createAuthRouter(deps: {
           }
           if (error) return next(error);
           if (!user) return next(new AppError('STATE_INVALID', 'authentication ended without a user'));
-          signIn(req, res, next, user, connectedText(info?.usernames ?? [], info?.skipped));
+          signIn(req, res, next, user, connectedFlash(info?.usernames ?? [], info?.skipped));
         },
       )(req, res, next);
     });
@@ -147,11 +153,11 @@ export function createAuthRouter(deps: {
           return res.redirect(303, `/auth/${id}/result`);
         }
         if (error || !stored) throw error;
-        const text = connectedText(
+        const flash = connectedFlash(
           stored.connections.map((c) => c.profile.username),
           choice.skipped,
         );
-        signIn(req, res, next, { id: stored.userId }, text);
+        signIn(req, res, next, { id: stored.userId }, flash);
       },
     );
 

@@ -1,37 +1,31 @@
 import type { SkippedAccount } from '../providers/provider-definition';
 
 /**
- * What the person reads after connecting: which accounts are connected, and which Pages could not be —
- * left out on the consent screen, or without an Instagram account — so they can fix it.
+ * What the person reads after connecting: which accounts are connected. The accounts that could not be
+ * (left out on the consent screen, or with nothing to connect behind them) travel with the message as
+ * data; views/account.ejs says them in words, so the person can fix them.
  */
-export function connectedText(usernames: string[], skipped: SkippedAccount[] = []): string {
+export interface ConnectedFlash {
+  kind: 'success';
+  text: string;
+  skipped?: SkippedAccount[];
+}
+
+export function connectedFlash(usernames: string[], skipped: SkippedAccount[] = []): ConnectedFlash {
   const names = usernames.map((u) => `@${u}`);
-  const done =
+  const text =
     names.length === 0
       ? 'Your account is connected.'
       : names.length === 1
         ? `${names[0]} is connected.`
         : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} are connected.`;
-  return [done, skippedText(skipped)].filter(Boolean).join(' ');
+  return skipped.length > 0 ? { kind: 'success', text, skipped } : { kind: 'success', text };
 }
 
-export function skippedText(skipped: SkippedAccount[]): string {
-  const notShared = skipped.filter((s) => s.reason === 'not_shared').map((s) => `“${s.name}”`);
-  const noAccount = skipped.filter((s) => s.reason === 'no_instagram_account').map((s) => `“${s.name}”`);
-  const parts: string[] = [];
-  if (notShared.length > 0) {
-    parts.push(
-      `Not connected: ${list(notShared)} ${notShared.length === 1 ? 'was' : 'were'} left out when you chose which Pages to share. Connect again and tick ${notShared.length === 1 ? 'it' : 'them'} to add ${notShared.length === 1 ? 'its' : 'their'} Instagram account.`,
-    );
-  }
-  if (noAccount.length > 0) {
-    parts.push(
-      `${list(noAccount)} ${noAccount.length === 1 ? 'has' : 'have'} no Instagram professional account linked; link one in the Page's settings to connect it.`,
-    );
-  }
-  return parts.join(' ');
-}
-
-function list(items: string[]): string {
-  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+/** For the deployer's details on an error page: which Pages were found and why none could be connected. */
+export function skippedDetail(skipped: SkippedAccount[]): string | undefined {
+  if (skipped.length === 0) return undefined;
+  return skipped
+    .map((s) => `“${s.name}” (${s.reason === 'not_shared' ? 'not shared' : 'no account linked'})`)
+    .join(', ');
 }

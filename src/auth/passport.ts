@@ -3,6 +3,7 @@ import { Authenticator } from 'passport';
 import { ConnectLinkGone, type ConnectSessions } from '../connect-sessions/connect-sessions.service';
 import type { ConnectionsService } from '../connections/connections.service';
 import type { PendingChoices } from '../connections/pending-choices';
+import { isDatabaseUnavailable } from '../db/database-errors';
 import type { Database } from '../db/schema';
 import type { AuthorizedAccount } from '../providers/provider-definition';
 import type { ProviderRegistry } from '../providers/registry';
@@ -10,7 +11,7 @@ import type { Clock } from '../shared/clock';
 import { AppError } from '../shared/errors';
 import type { HttpClient } from '../shared/http-client';
 import { userExists } from '../users/users.repository';
-import { skippedText } from './outcome';
+import { skippedDetail } from './outcome';
 import { ProviderStrategy } from './provider-strategy';
 import { TransactionStore } from './transaction-store';
 
@@ -36,7 +37,7 @@ export function connectFinisher(deps: {
   connections: ConnectionsService;
   connectSessions: ConnectSessions;
 }): ConnectFinisher {
-  return async (req, authorized, connectSessionId) => {
+  const store = async (req: Express.Request, authorized: Authorized, connectSessionId: string | undefined) => {
     if (!connectSessionId) return deps.connections.connect({ ...authorized, userId: req.user?.id });
     // The connections belong to the link's end user, whoever this browser is signed in as; a link that
     // another browser used meanwhile (or that expired) rolls this connect back and nothing of it stays.
@@ -47,6 +48,20 @@ export function connectFinisher(deps: {
       endUserId: link.endUserId,
       inTransaction: (trx) => deps.connectSessions.useUp(trx, link.id),
     });
+  };
+  return async (req, authorized, connectSessionId) => {
+    try {
+      return await store(req, authorized, connectSessionId);
+    } catch (error) {
+      // The provider has issued tokens by now; the write was retried until its deadline. Say so loudly.
+      if (isDatabaseUnavailable(error)) {
+        (req as Express.Request & { log?: { error(details: object, message: string): void } }).log?.error(
+          { provider: authorized.provider, accounts: authorized.accounts.map((a) => a.accountId) },
+          'the provider authorized the accounts but igconnect could not store them',
+        );
+      }
+      throw error;
+    }
   };
 }
 
@@ -70,7 +85,7 @@ export function createPassport(deps: {
     passport.use(
       new ProviderStrategy(provider, deps.http, transactions, async (req, result, flow) => {
         if (result.accounts.length === 0) {
-          throw new AppError('CONNECT_NO_ACCOUNTS', skippedText(result.skipped) || undefined);
+          throw new AppError('CONNECT_NO_ACCOUNTS', skippedDetail(result.skipped));
         }
         const authorized: Authorized = {
           provider: provider.id,

@@ -11,7 +11,7 @@ function runNowCommand(kind: 'refresh' | 'validate'): CliCommand {
   return {
     name: kind,
     summary: `${kind} one connection or all active ones now`,
-    usage: `${kind} <connection id | @username | instagram id> | --all`,
+    usage: `${kind} <connection id | @username | account id> | --all`,
     options: { all: { type: 'boolean' } },
     maxPositionals: 1,
     async run(context: CliContext) {

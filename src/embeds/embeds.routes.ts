@@ -18,7 +18,7 @@ export function createEmbedsRouter(deps: { embeds: EmbedsService }): Router {
     let problem: string | null = null;
     if (url !== '') {
       if (!deps.embeds.accepts(url)) {
-        problem = 'That is not a public Instagram post, reel or IGTV address (https://www.instagram.com/p/…/).';
+        problem = 'That is not the address of a public post, reel or IGTV video.';
       } else {
         try {
           embed = await deps.embeds.embed({ url });

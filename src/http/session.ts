@@ -12,7 +12,8 @@ declare module 'express-session' {
     connectStartedAt?: number;
     signedInAt?: number;
     csrfToken?: string;
-    flash?: { kind: 'success' | 'info'; text: string };
+    /** A one-time message on the next page; `skipped` names accounts a connect could not reach. */
+    flash?: { kind: 'success' | 'info'; text: string; skipped?: { name: string; reason: string }[] };
     /** A connect flow's error outcome, shown once on /auth/:provider/result. */
     connectOutcome?: { code: string; detail: string | null };
     /** An authorization waiting on /auth/:provider/choose for the person to pick accounts. */

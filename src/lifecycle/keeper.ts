@@ -15,7 +15,7 @@ export interface SweepSummary {
 /**
  * Keeps every connection alive by itself: every `sweepIntervalMs` it claims due connections in batches
  * (leases in the database, so any number of keepers can share one database), works through each batch
- * with bounded concurrency (each Instagram call has the HTTP client's deadline), and stops cleanly:
+ * with bounded concurrency (each call to a provider has the HTTP client's deadline), and stops cleanly:
  * `stop()` claims nothing more, lets in-flight calls finish, and hands back unstarted claims.
  */
 export class Keeper {

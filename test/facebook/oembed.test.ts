@@ -86,7 +86,7 @@ describe('oEmbed with the app token', () => {
     expect(page.text).not.toMatch(/<script[^>]*instagram/);
     expect(page.text).toContain('&lt;blockquote');
     const refused = await agent.get('/account/preview?url=https%3A%2F%2Fevil.example%2F');
-    expect(refused.text).toContain('not a public Instagram post');
+    expect(refused.text).toContain('not the address of a public post');
     expect((await app.agent().get('/account/preview')).status).toBe(404);
   });
 });
