@@ -101,9 +101,11 @@ export interface ConnectionEvents {
   /** False when nothing is recorded: the writer then skips the reads an event would need. */
   readonly enabled: boolean;
   record(trx: repo.Db, event: { type: ConnectionEventType; connection: Connection; reason?: string }): Promise<void>;
+  /** Told after a transaction that may have recorded events committed, so that delivery starts at once. */
+  committed(): void;
 }
 
-const NO_EVENTS: ConnectionEvents = { enabled: false, record: async () => undefined };
+const NO_EVENTS: ConnectionEvents = { enabled: false, record: async () => undefined, committed: () => undefined };
 
 export interface ConnectionPage {
   connections: Connection[];
@@ -144,6 +146,16 @@ export class ConnectionsService {
     private readonly schedule: Schedule,
     private readonly events: ConnectionEvents = NO_EVENTS,
   ) {}
+
+  /**
+   * Runs `work` in one transaction and then tells the events side it committed. Callers that change
+   * connections inside a transaction of their own (the provider's deletion callbacks) open it here.
+   */
+  async transaction<T>(work: (trx: repo.Db) => Promise<T>): Promise<T> {
+    const result = await this.db.transaction().execute(work);
+    if (this.events.enabled) this.events.committed();
+    return result;
+  }
 
   toConnection(row: ConnectionRow): Connection {
     const granted = splitScopes(row.granted_scopes);
@@ -209,7 +221,7 @@ export class ConnectionsService {
 
   private async connectOnce(input: ConnectInput): Promise<{ userId: string; connections: Connection[] }> {
     const now = this.clock.now();
-    return this.db.transaction().execute(async (trx) => {
+    return this.transaction(async (trx) => {
       const endUserId = input.endUserId ?? null;
       let userId = input.userId ?? (endUserId === null ? undefined : await findEndUser(trx, endUserId));
       if (!userId) {
@@ -282,15 +294,13 @@ export class ConnectionsService {
 
   /** The person disconnects one of their connections: the row and its token are deleted. */
   async disconnect(userId: string, connectionId: string): Promise<void> {
-    const deleted = await this.db
-      .transaction()
-      .execute((trx) => this.deleteRows(trx, [connectionId], 'user', (row) => row.user_id === userId));
+    const deleted = await this.transaction((trx) => this.deleteRows(trx, [connectionId], 'user', userId));
     if (deleted.length === 0) throw new AppError('NOT_FOUND', 'no such connection for this user');
   }
 
   /** The deployer deletes a connection through the API: what Disconnect does. */
   async deleteById(connectionId: string): Promise<boolean> {
-    const deleted = await this.db.transaction().execute((trx) => this.deleteRows(trx, [connectionId], 'api'));
+    const deleted = await this.transaction((trx) => this.deleteRows(trx, [connectionId], 'api'));
     return deleted.length > 0;
   }
 
@@ -317,18 +327,18 @@ export class ConnectionsService {
     return deleted.length;
   }
 
-  /** Deletes rows (those `keep` accepts), reporting each with its state just before it went. */
+  /**
+   * Deletes rows (only the user's, with `userId`), reporting each with its state as it was deleted. Only
+   * rows this transaction deleted are reported: two deletes of one connection at the same moment (two
+   * instances) give one event and one "not found".
+   */
   private async deleteRows(
     trx: repo.Db,
     ids: string[],
     reason: DeletionReason,
-    keep: (row: ConnectionRow) => boolean = () => true,
+    userId?: string,
   ): Promise<ConnectionRow[]> {
-    const rows = (await repo.findByIds(trx, ids)).filter(keep);
-    await repo.deleteByIds(
-      trx,
-      rows.map((r) => r.id),
-    );
+    const rows = await repo.deleteByIds(trx, ids, userId);
     for (const row of rows) {
       await this.events.record(trx, { type: 'connection.deleted', connection: this.toConnection(row), reason });
     }
@@ -355,7 +365,7 @@ export class ConnectionsService {
    */
   async markNeedsReconnect(connectionId: string, reason: string, detail: string | null): Promise<boolean> {
     const now = this.clock.now();
-    return this.db.transaction().execute(async (trx) => {
+    return this.transaction(async (trx) => {
       const changed = await repo.markNeedsReconnect(trx, connectionId, { reason, detail, now });
       if (changed && this.events.enabled) {
         const row = await repo.findById(trx, connectionId);
@@ -442,7 +452,7 @@ export class ConnectionsService {
     patch.next_action_at = this.nextActionAt(after);
     const type = eventOf(connection, update);
     if (!type || !this.events.enabled) return repo.finishLeased(this.db, connection.id, owner, patch);
-    return this.db.transaction().execute(async (trx) => {
+    return this.transaction(async (trx) => {
       if (!(await repo.finishLeased(trx, connection.id, owner, patch))) return false;
       const row = await repo.findById(trx, connection.id);
       if (row) {
@@ -486,8 +496,22 @@ function eventOf(before: Connection, update: LifecycleUpdate): ConnectionEventTy
     return 'connection.needs_reconnect';
   }
   if (update.token) return 'connection.refreshed';
-  if (update.profile && JSON.stringify(update.profile) !== JSON.stringify(before.profile)) return 'connection.updated';
+  if (update.profile && shownProfileChanged(before.profile, update.profile)) return 'connection.updated';
   return undefined;
+}
+
+/**
+ * Whether the profile changed in what a connection shows the deployer (src/api/connection-resource.ts).
+ * Counts such as followers move on nearly every validation: they are not part of the connection, and an
+ * event for them would say nothing new.
+ */
+function shownProfileChanged(before: AccountProfile, after: AccountProfile): boolean {
+  return (
+    before.username !== after.username ||
+    before.name !== after.name ||
+    before.accountType !== after.accountType ||
+    before.profilePictureUrl !== after.profilePictureUrl
+  );
 }
 
 function expiryOf(token: IssuedToken, now: number): number | null {

@@ -31,11 +31,9 @@ export class WebhooksService {
    */
   async deauthorize(provider: string, identity: string, issuedAt: number): Promise<number> {
     // issued_at has whole seconds: the whole second it names counts as "before".
-    return this.db
-      .transaction()
-      .execute((trx) =>
-        this.connections.deleteByIdentity(trx, { provider, identity, issuedBefore: issuedAt + 1000 }, 'deauthorize'),
-      );
+    return this.connections.transaction((trx) =>
+      this.connections.deleteByIdentity(trx, { provider, identity, issuedBefore: issuedAt + 1000 }, 'deauthorize'),
+    );
   }
 
   /** Deletes all data of the person and records the request for its status page. */
@@ -45,7 +43,7 @@ export class WebhooksService {
     if (existing) return this.answer(existing.confirmation_code);
     const now = this.clock.now();
     const code = randomBytes(18).toString('base64url');
-    await this.db.transaction().execute(async (trx) => {
+    await this.connections.transaction(async (trx) => {
       const deleted = await this.connections.deleteByIdentity(trx, { provider, identity }, 'data_deletion', {
         removeUsersLeftEmpty: true,
       });
