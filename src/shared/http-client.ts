@@ -1,7 +1,7 @@
 import type { Logger } from './logger';
 
 /**
- * Outbound HTTP for calls to Instagram: a deadline on every call, redirects never followed (a token
+ * Outbound HTTP for calls to Instagram (and signed events to the deployer): a deadline on every call, redirects never followed (a token
  * endpoint that redirects is misconfigured, and following would resend secrets), and logs that name
  * only the host and path, because Meta puts access_token and client_secret in query strings.
  */
@@ -9,6 +9,8 @@ export interface HttpRequest {
   method: 'GET' | 'POST' | 'DELETE';
   url: string;
   form?: Record<string, string>;
+  /** A body sent as it is (its content-type among `headers`), e.g. a signed JSON event. */
+  body?: string;
   headers?: Record<string, string>;
   timeoutMs?: number;
 }
@@ -46,7 +48,7 @@ export function createHttpClient(options: { timeoutMs: number; logger: Logger })
     const target = describeUrl(request.url);
     const started = performance.now();
     const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
-    let body: string | undefined;
+    let body: string | undefined = request.body;
     if (request.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(request.form).toString();
