@@ -11,6 +11,7 @@ import {
 import { apiKeysCreateCommand, apiKeysListCommand, apiKeysRevokeCommand } from './api-keys.command';
 import { connectionsListCommand } from './connections-list.command';
 import { doctorCommand } from './doctor.command';
+import { eventsListCommand, eventsRedeliverCommand } from './events.command';
 import { keysRotateCommand } from './keys-rotate.command';
 import { keysStatusCommand } from './keys-status.command';
 import { migrateCommand } from './migrate.command';
@@ -29,6 +30,8 @@ export const COMMANDS: (CliCommand | StandaloneCliCommand)[] = [
   apiKeysCreateCommand,
   apiKeysListCommand,
   apiKeysRevokeCommand,
+  eventsListCommand,
+  eventsRedeliverCommand,
   doctorCommand,
 ];
 
