@@ -21,10 +21,13 @@ const leaseFree = (now: number) => (eb: EventsBuilder) =>
   eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]);
 
 /**
- * Due: its time has come, nobody holds it, and no earlier event of its connection is still pending, so a
- * connection's events go out one at a time in the order of their changes. An earlier event that was given
- * up no longer holds the later ones back. Pending is a one-way state (new events always get a higher
- * `seq`), so an event found due stays due until someone claims it.
+ * Due: its time has come, nobody holds it, and no earlier event of its connection is still pending (its
+ * `seq` is the lowest pending one of its connection), so a connection's events go out one at a time in the
+ * order of their changes. An earlier event that was given up no longer holds the later ones back. Pending
+ * is a one-way state (new events always get a higher `seq`), so an event found due stays due until
+ * someone claims it. Written as a lookup per candidate in the (connection_id, seq) index, walked in
+ * `next_attempt_at` order: PostgreSQL then stops after `limit` candidates, with or without statistics,
+ * where a NOT EXISTS anti-join was planned as a scan of the whole table per claim on a fresh table.
  */
 function dueQuery(db: Kysely<Database>, now: number) {
   return db
@@ -33,16 +36,15 @@ function dueQuery(db: Kysely<Database>, now: number) {
     .where('due.next_attempt_at', '<=', now)
     .where((eb) => eb.or([eb('due.lease_until', 'is', null), eb('due.lease_until', '<=', now)]))
     .where((eb) =>
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom('events as earlier')
-            .select('earlier.id')
-            .whereRef('earlier.connection_id', '=', 'due.connection_id')
-            .whereRef('earlier.seq', '<', 'due.seq')
-            .where('earlier.delivered_at', 'is', null)
-            .where('earlier.failed_at', 'is', null),
-        ),
+      eb(
+        'due.seq',
+        '=',
+        eb
+          .selectFrom('events as pending')
+          .select((p) => p.fn.min('pending.seq').as('seq'))
+          .whereRef('pending.connection_id', '=', 'due.connection_id')
+          .where('pending.delivered_at', 'is', null)
+          .where('pending.failed_at', 'is', null),
       ),
     );
 }
@@ -64,7 +66,7 @@ export async function claimDue(
     const rows = await db
       .updateTable('events')
       .set((eb) => ({ lease_owner: owner, lease_until: now + leaseMs, attempts: eb('attempts', '+', 1) }))
-      .where('id', 'in', dueQuery(db, now).orderBy('due.next_attempt_at').orderBy('due.seq').limit(limit))
+      .where('id', 'in', dueQuery(db, now).orderBy('due.next_attempt_at').limit(limit))
       .where('next_attempt_at', '<=', now)
       .where(leaseFree(now))
       .returningAll()
