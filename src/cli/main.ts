@@ -12,6 +12,7 @@ import { apiKeysCreateCommand, apiKeysListCommand, apiKeysRevokeCommand } from '
 import { auditCommand } from './audit.command';
 import { connectionsListCommand } from './connections-list.command';
 import { doctorCommand } from './doctor.command';
+import { eventsListCommand, eventsRedeliverCommand } from './events.command';
 import { keysRotateCommand } from './keys-rotate.command';
 import { keysStatusCommand } from './keys-status.command';
 import { migrateCommand } from './migrate.command';
@@ -31,6 +32,8 @@ export const COMMANDS: (CliCommand | StandaloneCliCommand)[] = [
   apiKeysListCommand,
   apiKeysRevokeCommand,
   auditCommand,
+  eventsListCommand,
+  eventsRedeliverCommand,
   doctorCommand,
 ];
 

@@ -71,6 +71,12 @@ export interface EventsConfig {
   retryBaseMs: number;
   /** Retries stop this long after the event was written. */
   retryForMs: number;
+  /** How often a relay looks for due events; 0: this process delivers none. */
+  pollIntervalMs: number;
+  /** The deadline of one delivery. */
+  timeoutMs: number;
+  /** How long a relay holds a claimed event: the deadline twice over, plus time to record the result. */
+  leaseMs: number;
 }
 
 export interface Config {
@@ -304,17 +310,22 @@ function readApi(reader: EnvReader, production: boolean): ApiConfig {
 function readEvents(reader: EnvReader, production: boolean): EventsConfig | undefined {
   const url = reader.read('EVENTS_WEBHOOK_URL', httpUrl('EVENTS_WEBHOOK_URL must be an absolute http(s) URL'));
   const secretText = reader.raw('EVENTS_WEBHOOK_SECRET');
-  const retryBase = reader.read(
-    'EVENTS_RETRY_BASE_SECONDS',
-    wholeNumber(rangeMessage('EVENTS_RETRY_BASE_SECONDS', 1, 86_400), 1, 86_400),
-    '30',
-  );
+  const number = (name: string, fallback: string, min: number, max: number): number =>
+    reader.read(name, wholeNumber(rangeMessage(name, min, max), min, max), fallback) ?? Number(fallback);
+  const retryBase = number('EVENTS_RETRY_BASE_SECONDS', '30', 1, 86_400);
+  const pollInterval = number('EVENTS_POLL_INTERVAL_SECONDS', '5', 0, 3600);
+  const timeout = number('EVENTS_TIMEOUT_SECONDS', '10', 1, 60);
   if (url === undefined && secretText === undefined) return undefined;
   if (url === undefined) {
     reader.problem('EVENTS_WEBHOOK_SECRET is set but EVENTS_WEBHOOK_URL is missing');
     return undefined;
   }
   if (production && !url.startsWith('https:')) reader.problem('EVENTS_WEBHOOK_URL must use https in production');
+  const parsed = parseHttpUrl(url);
+  if (parsed && (parsed.username !== '' || parsed.password !== '')) {
+    // fetch refuses such URLs, and a password in a URL ends up in places a secret should not be.
+    reader.problem('EVENTS_WEBHOOK_URL must not contain a user name or password; events are signed instead');
+  }
   const secret = parseWebhookSecret(secretText);
   if (!secret) {
     reader.problem(
@@ -322,7 +333,15 @@ function readEvents(reader: EnvReader, production: boolean): EventsConfig | unde
     );
     return undefined;
   }
-  return { url, secret, retryBaseMs: (retryBase ?? 30) * 1000, retryForMs: 3 * 86_400_000 };
+  return {
+    url,
+    secret,
+    retryBaseMs: retryBase * 1000,
+    retryForMs: 3 * 86_400_000,
+    pollIntervalMs: pollInterval * 1000,
+    timeoutMs: timeout * 1000,
+    leaseMs: 2 * timeout * 1000 + 5000,
+  };
 }
 
 /** `whsec_<base64>`, the Standard Webhooks secret format; the signing key is the decoded bytes. */

@@ -28,11 +28,6 @@ export function listOfUser(db: Db, userId: string): Promise<ConnectionRow[]> {
   return db.selectFrom('connections').selectAll().where('user_id', '=', userId).orderBy('connected_at').execute();
 }
 
-export function findByIds(db: Db, ids: string[]): Promise<ConnectionRow[]> {
-  if (ids.length === 0) return Promise.resolve([]);
-  return db.selectFrom('connections').selectAll().where('id', 'in', ids).execute();
-}
-
 /** Connections in id order after `after`, optionally of one end user or status (the API's list). */
 export function listPage(
   db: Db,
@@ -82,7 +77,6 @@ export async function updateRow(db: Db, id: string, patch: Updateable<Connection
   await db.updateTable('connections').set(patch).where('id', '=', id).execute();
 }
 
-/** Deletes one connection (and so its token) if it belongs to the user; returns how many rows went. */
 /**
  * Connections of one provider whose account id or subject id is `identity` (which of the two a
  * provider's callback names is the provider's business; both are exact strings). With `issuedBefore`,
@@ -103,8 +97,19 @@ export function findByIdentity(
     .execute();
 }
 
-export async function deleteByIds(db: Db, ids: string[]): Promise<void> {
-  if (ids.length > 0) await db.deleteFrom('connections').where('id', 'in', ids).execute();
+/**
+ * Deletes connections (only the user's, with `userId`) and returns the rows as they were when deleted:
+ * a row another transaction deleted first is not among them (on PostgreSQL the DELETE waits for that
+ * transaction and then finds nothing), so each deletion is reported exactly once.
+ */
+export function deleteByIds(db: Db, ids: string[], userId?: string): Promise<ConnectionRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db
+    .deleteFrom('connections')
+    .where('id', 'in', ids)
+    .$if(userId !== undefined, (q) => q.where('user_id', '=', userId as string))
+    .returningAll()
+    .execute();
 }
 
 export async function subjectHasConnections(db: Db, provider: string, subjectId: string): Promise<boolean> {

@@ -104,9 +104,11 @@ export interface ConnectionEvents {
   /** False when nothing is recorded: the writer then skips the reads an event would need. */
   readonly enabled: boolean;
   record(trx: repo.Db, event: { type: ConnectionEventType; connection: Connection; reason?: string }): Promise<void>;
+  /** Told after a transaction that may have recorded events committed, so that delivery starts at once. */
+  committed(): void;
 }
 
-const NO_EVENTS: ConnectionEvents = { enabled: false, record: async () => undefined };
+const NO_EVENTS: ConnectionEvents = { enabled: false, record: async () => undefined, committed: () => undefined };
 
 export interface ConnectionPage {
   connections: Connection[];
@@ -149,12 +151,16 @@ export class ConnectionsService {
   ) {}
 
   /**
-   * One write transaction: on SQLite it takes the write lock up front, and a locked, full, restarting or
-   * unreachable database is ridden out by running it again whole, until its deadline (then 503). A
-   * connect's token, already issued by the provider, is not lost to a bad moment of the database.
+   * Runs `work` as one write transaction, then tells the events side it committed. On SQLite it takes the
+   * write lock up front, and a locked, full, restarting or unreachable database is ridden out by running
+   * it again whole, until its deadline (then 503): a connect's token, already issued by the provider, is
+   * not lost to a bad moment of the database. Callers that change connections inside a transaction of
+   * their own (the provider's deletion callbacks) open it here.
    */
-  private write<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-    return withWriteTransaction(this.db, work);
+  async transaction<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    const result = await withWriteTransaction(this.db, work);
+    if (this.events.enabled) this.events.committed();
+    return result;
   }
 
   toConnection(row: ConnectionRow): Connection {
@@ -222,7 +228,7 @@ export class ConnectionsService {
 
   private async connectOnce(input: ConnectInput): Promise<{ userId: string; connections: Connection[] }> {
     const now = this.clock.now();
-    return this.write(async (trx) => {
+    return this.transaction(async (trx) => {
       const endUserId = input.endUserId ?? null;
       let userId = input.userId ?? (endUserId === null ? undefined : await findEndUser(trx, endUserId));
       if (!userId) {
@@ -297,16 +303,14 @@ export class ConnectionsService {
 
   /** The person disconnects one of their connections: the row and its token are deleted. Returns it. */
   async disconnect(userId: string, connectionId: string): Promise<Connection> {
-    const [deleted] = await this.write((trx) =>
-      this.deleteRows(trx, [connectionId], 'user', (row) => row.user_id === userId),
-    );
+    const [deleted] = await this.transaction((trx) => this.deleteRows(trx, [connectionId], 'user', userId));
     if (!deleted) throw new AppError('NOT_FOUND', 'no such connection for this user');
     return this.toConnection(deleted);
   }
 
   /** The deployer deletes a connection through the API: what Disconnect does. Returns it, if it existed. */
   async deleteById(connectionId: string): Promise<Connection | undefined> {
-    const [deleted] = await this.write((trx) => this.deleteRows(trx, [connectionId], 'api'));
+    const [deleted] = await this.transaction((trx) => this.deleteRows(trx, [connectionId], 'api'));
     return deleted && this.toConnection(deleted);
   }
 
@@ -338,18 +342,18 @@ export class ConnectionsService {
     return deleted.length;
   }
 
-  /** Deletes rows (those `keep` accepts), reporting each with its state just before it went. */
+  /**
+   * Deletes rows (only the user's, with `userId`), reporting each with its state as it was deleted. Only
+   * rows this transaction deleted are reported: two deletes of one connection at the same moment (two
+   * instances) give one event and one "not found".
+   */
   private async deleteRows(
     trx: repo.Db,
     ids: string[],
     reason: DeletionReason,
-    keep: (row: ConnectionRow) => boolean = () => true,
+    userId?: string,
   ): Promise<ConnectionRow[]> {
-    const rows = (await repo.findByIds(trx, ids)).filter(keep);
-    await repo.deleteByIds(
-      trx,
-      rows.map((r) => r.id),
-    );
+    const rows = await repo.deleteByIds(trx, ids, userId);
     for (const row of rows) {
       await this.events.record(trx, { type: 'connection.deleted', connection: this.toConnection(row), reason });
     }
@@ -376,7 +380,7 @@ export class ConnectionsService {
    */
   async markNeedsReconnect(connectionId: string, reason: string, detail: string | null): Promise<boolean> {
     const now = this.clock.now();
-    return this.write(async (trx) => {
+    return this.transaction(async (trx) => {
       const changed = await repo.markNeedsReconnect(trx, connectionId, { reason, detail, now });
       if (changed && this.events.enabled) {
         const row = await repo.findById(trx, connectionId);
@@ -474,7 +478,7 @@ export class ConnectionsService {
     patch.next_action_at = this.nextActionAt(after);
     const type = eventOf(connection, update);
     if (!type || !this.events.enabled) return repo.finishLeased(this.db, connection.id, owner, patch);
-    return this.write(async (trx) => {
+    return this.transaction(async (trx) => {
       if (!(await repo.finishLeased(trx, connection.id, owner, patch))) return false;
       const row = await repo.findById(trx, connection.id);
       if (row) {
@@ -518,8 +522,22 @@ function eventOf(before: Connection, update: LifecycleUpdate): ConnectionEventTy
     return 'connection.needs_reconnect';
   }
   if (update.token) return 'connection.refreshed';
-  if (update.profile && JSON.stringify(update.profile) !== JSON.stringify(before.profile)) return 'connection.updated';
+  if (update.profile && shownProfileChanged(before.profile, update.profile)) return 'connection.updated';
   return undefined;
+}
+
+/**
+ * Whether the profile changed in what a connection shows the deployer (src/api/connection-resource.ts).
+ * Counts such as followers move on nearly every validation: they are not part of the connection, and an
+ * event for them would say nothing new.
+ */
+function shownProfileChanged(before: AccountProfile, after: AccountProfile): boolean {
+  return (
+    before.username !== after.username ||
+    before.name !== after.name ||
+    before.accountType !== after.accountType ||
+    before.profilePictureUrl !== after.profilePictureUrl
+  );
 }
 
 function expiryOf(token: IssuedToken, now: number): number | null {

@@ -13,6 +13,8 @@ import type { Clock } from '../shared/clock';
  * number their events in commit order.
  */
 export class EventOutbox implements ConnectionEvents {
+  private readonly listeners = new Set<() => void>();
+
   constructor(
     private readonly deps: {
       clock: Clock;
@@ -25,6 +27,16 @@ export class EventOutbox implements ConnectionEvents {
 
   get enabled(): boolean {
     return this.deps.enabled;
+  }
+
+  /** A relay in this process listens, to deliver a committed change's events at once. */
+  onCommitted(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  committed(): void {
+    for (const listener of this.listeners) listener();
   }
 
   async record(

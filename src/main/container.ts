@@ -6,6 +6,7 @@ import { TokenVault } from '../connections/token-vault';
 import { createDb, openForMigrations } from '../db/create-db';
 import { EmbedsService } from '../embeds/embeds.service';
 import { EventOutbox } from '../events/outbox';
+import { EventRelay } from '../events/relay';
 import { migrateToLatest, pingDatabase } from '../db/migrate';
 import type { AppDeps } from '../http/create-app';
 import { Keeper } from '../lifecycle/keeper';
@@ -27,6 +28,10 @@ export interface Container extends AppDeps {
   vault: TokenVault;
   /** A new keeper over this container (each has its own lease owner id); nothing starts it here. */
   createKeeper(owner?: string): Keeper;
+  /** The outbox every change writes its events to (enabled when events are configured). */
+  outbox: EventOutbox;
+  /** A new relay of signed events (its own lease owner id), or undefined when events are not configured. */
+  createRelay(owner?: string): EventRelay | undefined;
   /** The built-in fake Instagram, present only when no INSTAGRAM_APP_ID is configured (never in production). */
   sandbox?: AppDeps['sandbox'] & { control: SandboxControl };
   close(): Promise<void>;
@@ -111,6 +116,12 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     webhooks: new WebhooksService(db, connections, clock, config.publicUrl),
     embeds: new EmbedsService({ providers, http, clock, cacheMs: config.api.oembedCacheMs }),
     createKeeper: (owner) => new Keeper({ connections, lifecycle, clock, logger, settings: config.lifecycle }, owner),
+    outbox,
+    createRelay: (owner) => {
+      const settings = config.events;
+      if (!settings) return undefined;
+      return new EventRelay({ db, http, clock, wallClock: systemClock, logger, settings, commits: outbox }, owner);
+    },
     sandbox: sandbox && { basePath: SANDBOX_BASE_PATH, router: sandbox.router, control: sandbox.control },
     close: () => db.destroy(),
   };

@@ -46,6 +46,9 @@ async function main(): Promise<void> {
   // `npm run worker` (src/main/worker.ts) once or several times beside the web instances.
   const keeper = config.lifecycle.keeperInWeb ? container.createKeeper() : undefined;
   keeper?.start({ keepAlive: false });
+  // Signed events are delivered where the keeper runs; here, a change's events go out as soon as it commits.
+  const relay = config.lifecycle.keeperInWeb ? container.createRelay() : undefined;
+  relay?.start({ keepAlive: false });
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -53,7 +56,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     server.close(() => {
-      Promise.resolve(keeper?.stop())
+      Promise.all([keeper?.stop(), relay?.stop()])
         .then(() => container.close())
         .then(
           () => process.exit(0),

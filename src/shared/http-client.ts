@@ -3,7 +3,7 @@ import { Agent, request as send } from 'undici';
 import type { Logger } from './logger';
 
 /**
- * Outbound HTTP for calls to Instagram: a deadline on every call, redirects never followed (a token
+ * Outbound HTTP for calls to Instagram (and signed events to the deployer): a deadline on every call, redirects never followed (a token
  * endpoint that redirects is misconfigured, and following would resend secrets), and logs that name
  * only the host and path, because Meta puts access_token and client_secret in query strings.
  */

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ConnectionsService } from '../connections/connections.service';
-import { withWriteTransaction } from '../db/database-retry';
 import type { Database } from '../db/schema';
 import type { Clock } from '../shared/clock';
 
@@ -32,7 +31,7 @@ export class WebhooksService {
    */
   async deauthorize(provider: string, identity: string, issuedAt: number): Promise<number> {
     // issued_at has whole seconds: the whole second it names counts as "before".
-    return withWriteTransaction(this.db, (trx) =>
+    return this.connections.transaction((trx) =>
       this.connections.deleteByIdentity(trx, { provider, identity, issuedBefore: issuedAt + 1000 }, 'deauthorize'),
     );
   }
@@ -44,7 +43,7 @@ export class WebhooksService {
     if (existing) return this.answer(existing.confirmation_code);
     const now = this.clock.now();
     const code = randomBytes(18).toString('base64url');
-    await withWriteTransaction(this.db, async (trx) => {
+    await this.connections.transaction(async (trx) => {
       const deleted = await this.connections.deleteByIdentity(trx, { provider, identity }, 'data_deletion', {
         removeUsersLeftEmpty: true,
       });
