@@ -137,11 +137,17 @@ export function createFacebookProvider(config: FacebookConfig): ProviderDefiniti
         },
         SERVICE,
       );
-      return accountsOfPages(pages, {
+      const found = accountsOfPages(pages, {
         subjectId,
         grantedScopes: debug.scopes,
         accessExpiresAt: debug.dataAccessExpiresAt,
       });
+      // Facebook lists a business portfolio's Pages only with business_management: say so, or the person
+      // would never learn why an account is missing.
+      if (!debug.scopes.includes('business_management')) {
+        found.skipped.push({ name: 'business_management', reason: 'business_pages_hidden' });
+      }
+      return found;
     },
 
     identityMatches: (grant, account) => grant.subjectId !== null && grant.subjectId === account.subjectId,

@@ -54,8 +54,12 @@ export interface AuthorizedAccount {
 export interface SkippedAccount {
   /** What the person knows it by (a Page's name). */
   name: string;
-  /** `not_shared`: left out on the consent screen; `no_instagram_account`: no professional account linked. */
-  reason: 'not_shared' | 'no_instagram_account';
+  /**
+   * `not_shared`: left out on the consent screen; `no_instagram_account`: no professional account linked;
+   * `business_pages_hidden`: Pages owned by a business are not listed without that permission (`name` is
+   * the permission's name).
+   */
+  reason: 'not_shared' | 'no_instagram_account' | 'business_pages_hidden';
 }
 
 export interface AccountsFound {
