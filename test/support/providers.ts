@@ -98,13 +98,13 @@ export interface ProviderCase {
   steps: FlowSteps<string>;
   /** Requests the sandbox received at a step. */
   calls(app: TestApp, step: keyof FlowSteps<string>): number;
-  /** Requests to renew a kept token (Facebook has none: this counts any long-lived exchange after the connect). */
+  /** Requests that could renew a token (Facebook renews nothing: its long-lived exchanges, connects included). */
   renewals(app: TestApp): number;
   /** Queues the next answer of a sandbox endpoint, by this provider's endpoint name. */
   script(app: TestApp, endpoint: string, response: ScriptedResponse): void;
   /** Asserts that a stored token is the long-lived one the sandbox issued (the kind this provider keeps). */
   expectKeptToken(app: TestApp, token: string): void;
-  /** The Instagram account a working token the sandbox issued reaches; undefined for anything else. */
+  /** The Instagram account a token the sandbox issued reaches (Facebook: a Page token's); else undefined. */
   tokenAccount(app: TestApp, token: string): string | undefined;
   /** The account's profile changes at the provider; later answers show it. */
   rename(app: TestApp, account: TestAccount, update: { username?: string; name?: string }): void;
@@ -171,10 +171,7 @@ export const INSTAGRAM: ProviderCase = {
   renewals: (app) => app.sandbox.calls.refresh,
   script: (app, endpoint, response) => app.sandbox.script(endpoint as SandboxEndpoint, response),
   expectKeptToken: (app, token) => expect(app.sandbox.tokenInfo(token)?.kind).toBe('long'),
-  tokenAccount: (app, token) => {
-    const info = app.sandbox.tokenInfo(token);
-    return info?.kind === 'long' && !info.invalidated ? info.igUserId : undefined;
-  },
+  tokenAccount: (app, token) => app.sandbox.tokenInfo(token)?.igUserId,
   rename: (app, account, update) => void app.sandbox.updateProfile(account.igUserId, update),
   revoke: (app, account) => app.sandbox.revokeTokens(account.igUserId),
   sandboxActionPath: (account, action) => `/sandbox/accounts/${account.igUserId}/${action}`,
@@ -243,7 +240,7 @@ export const FACEBOOK: ProviderCase = {
     expect(app.sandbox.facebook.tokenInfo(token)).toMatchObject({ type: 'PAGE', lifetime: 'long', expiresAt: null }),
   tokenAccount: (app, token) => {
     const info = app.sandbox.facebook.tokenInfo(token);
-    if (info?.type !== 'PAGE' || info.lifetime !== 'long' || info.invalidated) return undefined;
+    if (info?.type !== 'PAGE') return undefined;
     const page = SANDBOX_FACEBOOK_PEOPLE.flatMap((person) => person.pages).find((p) => p.id === info.pageId);
     return page?.instagram?.id;
   },
