@@ -153,6 +153,16 @@ function classifyGraphError(
     // The token is dead: retrying cannot help; the person must connect again.
     return ['PROVIDER_TOKEN_INVALID', { kind: 'reconnect', reason: TOKEN_INVALID_REASONS[subcode ?? -1] ?? 'invalid' }];
   }
+  // graph.facebook.com's code exchange answers in the Graph envelope what Instagram's token endpoint says
+  // in words: the code was used (36009) or outlived its ten minutes (36007), the redirect_uri differs from
+  // the dialog's (36008), the client_id is no app of Meta's (101).
+  if (code === 100 && (subcode === 36009 || subcode === 36007)) {
+    return ['PROVIDER_CODE_USED', { kind: 'refused', reason: 'provider_code_used' }];
+  }
+  if (code === 100 && subcode === 36008) {
+    return ['PROVIDER_REDIRECT_URI_MISMATCH', { kind: 'refused', reason: 'provider_redirect_uri_mismatch' }];
+  }
+  if (code === 101) return ['PROVIDER_INVALID_APP', { kind: 'refused', reason: 'provider_invalid_app' }];
   if (code === 10 || (code !== undefined && code >= 200 && code <= 299)) {
     return ['PROVIDER_PERMISSION', { kind: 'permission', reason: 'permission_missing' }];
   }

@@ -104,6 +104,20 @@ describe('Facebook Login for Business: connecting', () => {
     expect((await rows()).map((r) => r.account_id)).not.toContain(PAGES.pixel.ig);
   });
 
+  it('when the picker is opened again after its choice was used, then the page leads back into the Facebook flow', async () => {
+    const agent = app.agent();
+    const page = await startAndPick(agent);
+    await agent
+      .post('/auth/facebook/choose')
+      .type('form')
+      .send(`_csrf=${encodeURIComponent(csrfFrom(page.text))}&account=${PAGES.trail.ig}`);
+    const again = await agent.get('/auth/facebook/choose');
+    expect(again.status).toBe(410);
+    expect(again.text).toContain('data-error-code="CHOICE_EXPIRED"');
+    expect(again.text).toContain('href="/auth/facebook"');
+    expect(again.text).not.toContain('href="/auth/instagram"');
+  });
+
   it('when the person has exactly one account, then the picker is skipped', async () => {
     const agent = app.agent();
     const answer = await finishCallback(agent, await authorizeFacebook(agent, { person: SAM }));
