@@ -201,7 +201,7 @@ describe('the Facebook Login pages, checked by axe and photographed', () => {
     await check('preview-empty', { photo: false });
     await page.getByLabel('Post, reel or IGTV address').fill('https://www.instagram.com/sunny.bakery/');
     await page.getByRole('button', { name: 'Preview' }).click();
-    await page.getByText('That is not a public Instagram post').waitFor();
+    await page.getByText('That is not the address of a public post, reel or IGTV video.').waitFor();
     await check('preview-refused', { photo: false });
     await page.getByLabel('Post, reel or IGTV address').fill('https://www.instagram.com/p/C7sUnNyBk01/');
     await page.getByRole('button', { name: 'Preview' }).click();
