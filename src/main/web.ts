@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { createApp } from '../http/create-app';
+import { startMetricsServer } from '../metrics/metrics-http';
 import { exitOnStartupError, loadRuntimeConfig } from './boot';
 import { createContainer } from './container';
 import { databaseFindings, deploymentFindings, logFindings } from './doctor';
@@ -46,12 +47,16 @@ async function main(): Promise<void> {
   // `npm run worker` (src/main/worker.ts) once or several times beside the web instances.
   const keeper = config.lifecycle.keeperInWeb ? container.createKeeper() : undefined;
   keeper?.start({ keepAlive: false });
+  const metricsServer = container.metrics
+    ? await startMetricsServer(container.metrics, config.watch.metrics, logger)
+    : undefined;
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    metricsServer?.close();
     server.close(() => {
       Promise.resolve(keeper?.stop())
         .then(() => container.close())

@@ -1,4 +1,5 @@
 import { exitOnStartupError, loadRuntimeConfig } from './boot';
+import { startMetricsServer } from '../metrics/metrics-http';
 import { createContainer } from './container';
 
 /**
@@ -12,15 +13,19 @@ async function main(): Promise<void> {
     process.stderr.write('igconnect worker: KEEPER_INTERVAL_SECONDS is 0, so the keeper is disabled; nothing to do.\n');
     process.exit(0);
   }
-  const container = await createContainer(config);
+  const container = await createContainer(config, { processKind: 'worker' });
   const keeper = container.createKeeper();
   keeper.start({ keepAlive: true });
+  const metricsServer = container.metrics
+    ? await startMetricsServer(container.metrics, config.watch.metrics, container.logger)
+    : undefined;
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     container.logger.info({ signal }, 'worker shutting down');
+    metricsServer?.close();
     keeper
       .stop()
       .then(() => container.close())
