@@ -333,9 +333,9 @@ export class ProviderWatch {
       threshold = Math.max(2, Math.min(minConnections, active));
     }
     if (failures.connections < threshold) return undefined;
-    // Successes since the first failure (from its bucket on) outnumbering the failing connections: the
-    // provider works for most; these failures are the connections' own.
-    const successes = await repo.successesSince(db, provider.id, failures.firstAt);
+    // Successes since the first failure outnumbering the failing connections: the provider works for
+    // most; these failures are the connections' own.
+    const successes = await repo.successesAfter(db, provider.id, failures.firstAt);
     if (successes >= failures.connections) return undefined;
     const changed = await repo.updateState(
       db,
@@ -449,7 +449,10 @@ export class ProviderWatch {
       since: now - settings.incidents.windowMs,
       limit: settings.incidents.crossChecks,
     });
-    if (ids.length === 0) return 'nobody_else';
+    if (ids.length === 0) {
+      // Either the provider has no other active connection, or every other one failed the same way lately.
+      return (await repo.activeConnections(db, provider.id, 2)) > 1 ? 'others_fail' : 'nobody_else';
+    }
     let same = 0;
     for (const id of ids) {
       const other = await connections.readToken(id).catch(() => undefined);

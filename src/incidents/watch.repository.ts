@@ -86,13 +86,17 @@ export async function failuresSince(
   };
 }
 
-/** Successful calls counted from the bucket holding `since` on (flushed ones only). */
-export async function successesSince(db: Kysely<Database>, provider: string, since: number): Promise<number> {
+/**
+ * Successful calls counted in the buckets after the one holding `since` (flushed ones only): that
+ * bucket may hold the successes of a busy moment just before an incident began, which say nothing about
+ * the provider since.
+ */
+export async function successesAfter(db: Kysely<Database>, provider: string, since: number): Promise<number> {
   const row = await db
     .selectFrom('provider_calls')
     .select((eb) => eb.fn.sum<number | string>('successes').as('n'))
     .where('provider', '=', provider)
-    .where('bucket', '>=', Math.floor(since / BUCKET_MS) * BUCKET_MS)
+    .where('bucket', '>', Math.floor(since / BUCKET_MS) * BUCKET_MS)
     .executeTakeFirst();
   return Number(row?.n ?? 0);
 }

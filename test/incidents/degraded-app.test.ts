@@ -149,6 +149,17 @@ describe('Meta bad days: the degraded app', () => {
     expect(await statuses(app)).toEqual({ active: 4, needs_reconnect: 1 });
   });
 
+  it('when no cross-check is allowed, then the incident is still told from a dead token by the other connections', async () => {
+    // Without cross-checks the only evidence is what other connections did: none of them worked.
+    app = await startTestApp({ env: { INCIDENT_CROSS_CHECKS: '0' } });
+    await seedMany(app, 6);
+    app.clock.advance(DAY + 6 * HOUR);
+    app.sandbox.setIncident(app.sandbox.graphError(190, 460));
+    await app.container.createKeeper().sweep();
+    expect(await statuses(app)).toEqual({ active: 6 });
+    expect(await degraded(app)).not.toBeNull();
+  });
+
   it('when the deployment has a single connection, then a dead token still marks it', async () => {
     app = await startTestApp();
     const only = await seedConnection(app, { account: ACCOUNT_B });
