@@ -117,6 +117,25 @@ describe('Meta bad days: the degraded app', () => {
     expect(await degraded(app)).toBeNull();
   });
 
+  it('when a few connections fail the same passing way among many successes, then the app is not degraded', async () => {
+    app = await startTestApp();
+    const seeded = await seedMany(app, 13);
+    app.clock.advance(DAY + 6 * HOUR);
+    const check = (i: number) => app.container.lifecycle.runNow('validate', seeded[i]?.id ?? '');
+    app.sandbox.script('me', app.sandbox.graphError(2));
+    expect((await check(0)).outcome).toBe('unavailable');
+    // Ten others work meanwhile (in later 10-second buckets than the first failure)...
+    app.clock.advance(20_000);
+    for (let i = 3; i < 13; i += 1) expect((await check(i)).outcome).toBe('ok');
+    app.clock.advance(20_000);
+    // ...so two more failures of the same kind are three connections' own blips, not an incident.
+    app.sandbox.script('me', app.sandbox.graphError(2));
+    app.sandbox.script('me', app.sandbox.graphError(2));
+    expect((await check(1)).outcome).toBe('unavailable');
+    expect((await check(2)).outcome).toBe('unavailable');
+    expect(await degraded(app)).toBeNull();
+  });
+
   it('when the proxy meets a platform incident, then the callers get Meta answers and every connection stays active', async () => {
     app = await startTestApp();
     const seeded = await seedMany(app, 6);
