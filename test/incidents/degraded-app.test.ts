@@ -57,8 +57,10 @@ describe('Meta bad days: the degraded app', () => {
       const state = await degraded(app);
       expect(state?.signature).toContain(`graph:${code}/`);
       // The first calls (and their cross-checks) went out before it was clear, then the rest of the batch
-      // was handed back: at most the keeper's concurrency times one call and two cross-checks.
-      expect(app.sandbox.calls.me).toBeLessThanOrEqual(4 * 3);
+      // was handed back: at most the keeper's concurrency times one call and two cross-checks, plus one more
+      // call per worker that finished its first connection before another's verdict made the app degraded
+      // (the order depends on the database's timing). Of 30 connections due, the rest is never called.
+      expect(app.sandbox.calls.me).toBeLessThanOrEqual(4 * 3 + 4);
       expect(first.byOutcome.token_invalid ?? 0).toBe(0);
       expect(app.logs.join('\n')).toContain('Instagram app degraded');
 

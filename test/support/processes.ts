@@ -116,12 +116,16 @@ export function sharedSecrets(): Record<string, string> {
   };
 }
 
-/** One igconnect web process (`node dist/src/main/web.js`) on its own port. */
+/**
+ * One igconnect web process (`node dist/src/main/web.js`) on its own port. The daily self-check is off
+ * unless asked for: its probe of the token endpoint would count among the calls these tests count (the
+ * canary has its own tests in test/incidents).
+ */
 export async function startWebProcess(env: Record<string, string>): Promise<RunningProcess> {
   const port = await freePort();
   return startProcess(
     WEB_ENTRY,
-    { NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+    { NODE_ENV: 'test', LOG_LEVEL: 'warn', CANARY_INTERVAL_HOURS: '0', ...env, PORT: String(port) },
     { port, readyPath: '/readyz' },
   );
 }
@@ -262,7 +266,12 @@ export const WORKER_ENTRY = join(ROOT, 'dist/src/main/worker.js');
 
 /** A keeper process (`npm run worker`); ready once it logs that its keeper started. */
 export async function startWorkerProcess(env: Record<string, string>): Promise<RunningProcess> {
-  const running = spawnNode(WORKER_ENTRY, { NODE_ENV: 'test', LOG_LEVEL: 'info', ...env }, '', 0);
+  const running = spawnNode(
+    WORKER_ENTRY,
+    { NODE_ENV: 'test', LOG_LEVEL: 'info', CANARY_INTERVAL_HOURS: '0', ...env },
+    '',
+    0,
+  );
   await waitFor(async () => {
     if (!running.alive()) throw new Error(`worker exited early:\n${running.output()}`);
     return running.output().includes('keeper started') ? true : undefined;
