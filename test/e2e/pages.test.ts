@@ -110,6 +110,34 @@ describe('every page, checked by axe and photographed', () => {
     await check('status-needs-you');
   });
 
+  it("when Instagram's app is degraded, then the status page says so without asking anything and passes axe", async () => {
+    // The state the provider watch leaves behind when many connections fail the same way at once.
+    const degraded = {
+      degraded_since: app.clock.now(),
+      degraded_signature: 'graph:190/460',
+      updated_at: app.clock.now(),
+    };
+    await app.container.db
+      .insertInto('provider_state')
+      .values({ provider: 'instagram', ...degraded })
+      .onConflict((oc) => oc.column('provider').doUpdateSet(degraded))
+      .execute();
+    // The watch reads the state through a one-second cache.
+    const notice = page.locator('[data-notice="provider-degraded"]');
+    for (let attempt = 0; attempt < 20 && (await notice.count()) === 0; attempt += 1) {
+      await page.waitForTimeout(250);
+      await page.goto(`${app.url}/account`);
+    }
+    expect(await notice.innerText()).toContain('Instagram is having problems right now');
+    expect(await notice.innerText()).toContain('Nothing for you to do');
+    await check('status-degraded', { photo: false });
+    await app.container.db
+      .updateTable('provider_state')
+      .set({ degraded_since: null, degraded_signature: null })
+      .where('provider', '=', 'instagram')
+      .execute();
+  });
+
   it('when the person denies, then the cancel page passes axe', async () => {
     await page.goto(`${app.url}/auth/instagram`);
     await page.waitForURL(/\/sandbox\/oauth\/authorize\?/);
