@@ -3,7 +3,8 @@ import { loadConfig } from '../../src/config/config';
 import { createContainer } from '../../src/main/container';
 import { lastRun } from '../../src/retention/retention';
 import { pruneRules } from '../../src/retention/rules';
-import { DAY, HOUR } from '../../src/shared/clock';
+import { PendingChoices } from '../../src/connections/pending-choices';
+import { DAY, HOUR, MINUTE } from '../../src/shared/clock';
 import { apiKey, bearer } from '../api/api-support';
 import { outboxRows, startEventsApp, type EventsTestApp } from '../events/events-support';
 import { runCli } from '../support/cli';
@@ -138,6 +139,56 @@ describe('retention', () => {
     expect(summary.deleted.token_reads).toBe(2);
     const left = await app.container.db.selectFrom('token_reads').select('read_at').orderBy('read_at').execute();
     expect(left.map((r) => Number(r.read_at))).toEqual([now - 89 * DAY, now - HOUR]);
+  });
+
+  it('when sessions, sign-in states, pending choices and rate-limit windows have expired, then they go and live ones stay', async () => {
+    app = await startTestApp();
+    const { db } = app.container;
+    const now = app.clock.now();
+    const choices = new PendingChoices(db, app.container.vault, app.clock);
+    const choice = { provider: 'facebook', accounts: [], skipped: [], requestedScopes: [], context: {} };
+    app.clock.set(now - 20 * MINUTE);
+    await choices.hold('s-old', choice);
+    app.clock.set(now);
+    await choices.hold('s-new', choice);
+    await db
+      .insertInto('sessions')
+      .values([
+        { sid: 'gone', sess: '{}', expires_at: now - 1 },
+        { sid: 'live', sess: '{}', expires_at: now + HOUR },
+      ])
+      .execute();
+    const transaction = (hash: string, expiresAt: number) => ({
+      state_hash: hash,
+      session_id: 's',
+      provider: 'instagram',
+      created_at: expiresAt - 10 * MINUTE,
+      expires_at: expiresAt,
+      consumed_at: null,
+      connect_session_id: null,
+    });
+    await db
+      .insertInto('oauth_transactions')
+      .values([transaction('long-gone', now - HOUR), transaction('just-expired', now - MINUTE)])
+      .execute();
+    await db
+      .insertInto('rate_limits')
+      .values([
+        { bucket: 'old', count: 3, expires_at: now - 1 },
+        { bucket: 'current', count: 3, expires_at: now + MINUTE },
+      ])
+      .execute();
+
+    const summary = await app.container.retention.run();
+    expect(summary.deleted).toMatchObject({ sessions: 1, oauth_transactions: 1, pending_choices: 1, rate_limits: 1 });
+    expect((await db.selectFrom('sessions').select('sid').execute()).map((r) => r.sid)).toEqual(['live']);
+    expect((await db.selectFrom('oauth_transactions').select('state_hash').execute()).map((r) => r.state_hash)).toEqual(
+      ['just-expired'],
+    );
+    expect((await db.selectFrom('pending_choices').select('session_id').execute()).map((r) => r.session_id)).toEqual([
+      's-new',
+    ]);
+    expect((await db.selectFrom('rate_limits').select('bucket').execute()).map((r) => r.bucket)).toEqual(['current']);
   });
 
   it('when a retention is 0, then those records are kept forever', async () => {
