@@ -21,6 +21,7 @@ const LAYERS = {
   webhooks: ['connections', 'db', 'shared'],
   'connect-sessions': ['providers', 'db', 'config', 'shared'],
   embeds: ['providers', 'shared'],
+  retention: ['db', 'config', 'shared'],
   auth: ['connect-sessions', 'connections', 'providers', 'users', 'db', 'shared'],
   api: ['connect-sessions', 'connections', 'embeds', 'incidents', 'lifecycle', 'providers', 'db', 'config', 'shared'],
   http: [

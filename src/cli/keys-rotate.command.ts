@@ -1,4 +1,5 @@
 import { countRowsOnOldKeys, describeKeyUsage, keyUsage, rotateTokenKeys } from '../connections/key-rotation';
+import { resealChoices } from '../connections/pending-choices';
 import { type CliCommand, stringFlag } from './cli-command';
 import { createProgress } from './progress';
 
@@ -40,6 +41,13 @@ export const keysRotateCommand: CliCommand = {
     if (!result.interrupted) progress.done();
 
     out.write(`rotated ${result.rotated}; changed by the app meanwhile ${result.changedMeanwhile}\n`);
+    if (!result.interrupted) {
+      // The picker's sealed Page tokens too: an old key removed after this run must strand none of them.
+      const choices = await resealChoices(db, vault, container.clock.now());
+      out.write(
+        `pending choices: re-sealed ${choices.resealed}; expired and deleted ${choices.expiredDeleted}; unreadable and deleted ${choices.unreadableDeleted}\n`,
+      );
+    }
     const usage = await keyUsage({ db, vault });
     const remaining = usage.filter((u) => !u.current).reduce((sum, u) => sum + u.rows, 0);
     out.write(`rows per key id:\n${describeKeyUsage(usage).join('\n')}\n`);

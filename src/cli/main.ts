@@ -16,6 +16,7 @@ import { eventsListCommand, eventsRedeliverCommand } from './events.command';
 import { keysRotateCommand } from './keys-rotate.command';
 import { keysStatusCommand } from './keys-status.command';
 import { migrateCommand } from './migrate.command';
+import { pruneCommand } from './prune.command';
 import { refreshCommand, validateCommand } from './run-now.command';
 import { scheduleCommand } from './schedule.command';
 
@@ -34,6 +35,7 @@ export const COMMANDS: (CliCommand | StandaloneCliCommand)[] = [
   auditCommand,
   eventsListCommand,
   eventsRedeliverCommand,
+  pruneCommand,
   doctorCommand,
 ];
 

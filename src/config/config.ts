@@ -80,6 +80,23 @@ export interface EventsConfig {
   leaseMs: number;
 }
 
+/**
+ * How long records are kept (src/retention): the job deletes older ones in small batches. A retention of
+ * 0 keeps that kind of record forever.
+ */
+export interface RetentionConfig {
+  /** How often keeper processes run the job (one instance per interval); 0 turns it off there. */
+  intervalMs: number;
+  /** Rows deleted per statement: each statement holds the database's writer this long only. */
+  batchSize: number;
+  /** Token reads (what `audit` shows) older than this are deleted. */
+  auditMs: number;
+  /** Delivered or given-up events older than this are deleted; a pending event never is. */
+  eventsMs: number;
+  /** Connect links are deleted this long after they expired (until then they answer "expired"). */
+  connectLinksMs: number;
+}
+
 export interface Config {
   env: 'development' | 'test' | 'production';
   port: number;
@@ -101,6 +118,7 @@ export interface Config {
   reliability: ReliabilityConfig;
   /** Watching the providers (incidents, usage, the contract canary) and metrics. */
   watch: WatchConfig;
+  retention: RetentionConfig;
 }
 
 export class ConfigError extends Error {
@@ -189,6 +207,7 @@ export function inspectConfig(env: Env): { config: Config | undefined; problems:
   const events = readEvents(reader, production);
   const reliability = readReliability(reader);
   const watch = readWatch(reader);
+  const retention = readRetention(reader);
 
   if (reader.problems.length > 0) return { config: undefined, problems: reader.problems };
   return {
@@ -209,6 +228,7 @@ export function inspectConfig(env: Env): { config: Config | undefined; problems:
       events,
       reliability,
       watch,
+      retention,
     },
     problems: [],
   };
@@ -247,6 +267,19 @@ function readLifecycle(reader: EnvReader): LifecycleConfig {
     concurrency: number('KEEPER_CONCURRENCY', '4', 1, 64),
     leaseMs: number('KEEPER_LEASE_SECONDS', '120', 10, 3600) * 1000,
     webhookMaxAgeMs: number('WEBHOOK_MAX_AGE_SECONDS', '3600', 60, 7 * 86_400) * 1000,
+  };
+}
+
+function readRetention(reader: EnvReader): RetentionConfig {
+  const number = (name: string, fallback: string, min: number, max: number): number =>
+    reader.read(name, wholeNumber(rangeMessage(name, min, max), min, max), fallback) ?? Number(fallback);
+  const DAY_MS = 86_400_000;
+  return {
+    intervalMs: number('RETENTION_INTERVAL_HOURS', '24', 0, 24 * 30) * 3_600_000,
+    batchSize: number('RETENTION_BATCH_SIZE', '200', 1, 10_000),
+    auditMs: number('AUDIT_RETENTION_DAYS', '90', 0, 3650) * DAY_MS,
+    eventsMs: number('EVENTS_RETENTION_DAYS', '30', 0, 3650) * DAY_MS,
+    connectLinksMs: number('CONNECT_LINK_RETENTION_DAYS', '1', 0, 3650) * DAY_MS,
   };
 }
 

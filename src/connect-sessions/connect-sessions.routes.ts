@@ -21,11 +21,15 @@ export type LinkFlowStarter = (
 ) => void;
 
 /** How a link's flow ended, kept in the session for /connect/result when there is no return_url. */
-export type LinkOutcome =
+export type LinkOutcome = (
   | { kind: 'connected'; usernames: string[] }
   | { kind: 'cancelled' }
   | { kind: 'error'; error: LinkErrorCode; status: number }
-  | { kind: 'gone'; reason: GoneReason; returnUrl: string | null };
+  | { kind: 'gone'; reason: GoneReason; returnUrl: string | null }
+) & {
+  /** The link's provider, whose words the page uses (absent: Instagram Login's). */
+  provider?: string;
+};
 
 declare module 'express-session' {
   interface SessionData {
@@ -175,7 +179,7 @@ export async function finishLinkFlow(
     ];
   }
   if (link.returnUrl) return res.redirect(303, withReturnParameters(link.returnUrl, params));
-  showOnce(req, res, outcome);
+  showOnce(req, res, { ...outcome, provider: link.provider });
 }
 
 /** Like the home page's result page: a clean address, the outcome shown once. */

@@ -13,6 +13,15 @@ export interface TimeText {
   absolute: string;
 }
 
+/** A permission's name and what it lets the app do, in the provider definition's words. */
+export interface ScopeText {
+  name: string;
+  words: string;
+}
+
+/** The words for a provider's permission (`ProviderDefinition.scopeWords`); undefined when it has none. */
+export type ScopeWords = (provider: string, scope: string) => string | undefined;
+
 export interface ConnectionCard extends Connection {
   health: ConnectionHealth;
   /** Only the person can fix it: the provider must be asked again. */
@@ -29,6 +38,8 @@ export interface ConnectionCard extends Connection {
   tokenIssued: TimeText;
   lastRefreshed: TimeText | null;
   lastValidated: TimeText | null;
+  grantedScopeTexts: ScopeText[];
+  declinedScopeTexts: ScopeText[];
   /** The keeper's next planned action for this account, or null when only the person can act. */
   next: { kind: 'refresh' | 'validate' | 'expire'; when: TimeText; due: boolean } | null;
 }
@@ -59,9 +70,14 @@ export function healthOf(connection: Connection, now: Date): ConnectionHealth {
   return 'healthy';
 }
 
-export function presentStatusPage(connections: Connection[], now: Date): StatusPage {
+/** A permission without words of its own is shown by its name alone. */
+const noWords: ScopeWords = () => undefined;
+
+export function presentStatusPage(connections: Connection[], now: Date, scopeWords: ScopeWords = noWords): StatusPage {
   const cards = connections.map((connection): ConnectionCard => {
     const health = healthOf(connection, now);
+    const texts = (scopes: string[]) =>
+      scopes.map((name) => ({ name, words: scopeWords(connection.provider, name) ?? name }));
     return {
       ...connection,
       health,
@@ -78,6 +94,8 @@ export function presentStatusPage(connections: Connection[], now: Date): StatusP
       tokenIssued: timeText(connection.tokenIssuedAt, now),
       lastRefreshed: timeOrNull(connection.lastRefreshedAt, now),
       lastValidated: timeOrNull(connection.lastValidatedAt, now),
+      grantedScopeTexts: texts(connection.grantedScopes),
+      declinedScopeTexts: texts(connection.declinedScopes),
       next:
         connection.nextAction.kind === 'none' || health !== 'healthy'
           ? null

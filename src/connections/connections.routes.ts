@@ -1,7 +1,7 @@
 import express, { type Request, type RequestHandler, Router } from 'express';
 import type { Clock } from '../shared/clock';
 import { AppError } from '../shared/errors';
-import { presentStatusPage } from './connections.presenter';
+import { presentStatusPage, type ScopeWords } from './connections.presenter';
 import type { Connection, ConnectionsService } from './connections.service';
 
 export const CONNECTION_ID = /^[0-9a-f-]{36}$/;
@@ -28,6 +28,8 @@ export function createConnectionsRouter(deps: {
   afterDisconnect?: (connection: Connection) => Promise<void>;
   /** Sentences about the providers themselves shown above the connections (a degraded app). */
   notices?: () => Promise<string[]>;
+  /** What each permission lets the app do, from the provider definitions. */
+  scopeWords?: ScopeWords;
 }): Router {
   const router = Router();
   const form = formPost(deps.forms);
@@ -43,7 +45,7 @@ export function createConnectionsRouter(deps: {
     delete req.session.flash;
     res.render('account', {
       signedIn: req.user !== undefined,
-      ...presentStatusPage(connections, new Date(deps.clock.now())),
+      ...presentStatusPage(connections, new Date(deps.clock.now()), deps.scopeWords),
       csrfToken: req.user ? deps.forms.token(req) : '',
       flash: flash ?? null,
       notices: deps.notices && connections.length > 0 ? await deps.notices().catch(() => []) : [],

@@ -21,6 +21,7 @@ export interface Database {
   provider_state: ProviderStateTable;
   provider_failures: ProviderFailuresTable;
   provider_calls: ProviderCallsTable;
+  housekeeping: HousekeepingTable;
 }
 
 /**
@@ -222,4 +223,12 @@ export interface ProviderCallsTable {
   provider: string;
   bucket: number;
   successes: number;
+}
+
+/** A job one instance runs per interval (src/retention): when it last ran (claimed) and what it did. */
+export interface HousekeepingTable {
+  job: string;
+  ran_at: number | null;
+  /** The last run's summary as JSON; null before the first run finished. */
+  report: string | null;
 }

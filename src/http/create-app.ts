@@ -208,6 +208,7 @@ export function createApp(deps: AppDeps): Express {
       clock,
       forms,
       afterDisconnect: (connection) => deps.lifecycle.revokeIfLast(connection),
+      scopeWords: (provider, scope) => providers.find(provider)?.scopeWords[scope],
       ...(deps.watch ? { notices: degradedNotices(deps.watch, providers) } : {}),
     }),
   );

@@ -36,6 +36,8 @@ export class Keeper {
       watch?: ProviderWatch;
       /** The daily self-check (src/incidents/canary.ts), run by a started keeper before each sweep; it decides itself whether it is due. */
       selfCheck?: () => Promise<void>;
+      /** Deleting what is no longer kept (src/retention), beside each sweep like the self-check; it decides itself whether it is due. */
+      housekeeping?: () => Promise<void>;
     },
     owner?: string,
   ) {
@@ -58,6 +60,7 @@ export class Keeper {
     const tick = () => {
       // Beside the sweep, never before it: a provider that hangs must not delay renewals.
       this.deps.selfCheck?.().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'self-check failed'));
+      this.deps.housekeeping?.().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'retention failed'));
       this.sweep()
         .catch((error: unknown) => this.deps.logger.error({ err: error }, 'keeper sweep failed'))
         .finally(() => {

@@ -18,6 +18,7 @@ import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { createFacebookProvider } from '../providers/facebook';
 import { createInstagramProvider } from '../providers/instagram';
 import { ProviderRegistry } from '../providers/registry';
+import { Retention } from '../retention/retention';
 import { createSandbox, type SandboxControl } from '../sandbox/sandbox';
 import { type Clock, systemClock } from '../shared/clock';
 import { createHttpClient } from '../shared/http-client';
@@ -31,6 +32,8 @@ export interface Container extends AppDeps {
   vault: TokenVault;
   /** The contract canary; a started keeper runs it daily. */
   selfCheck: SelfCheck;
+  /** The retention job; a started keeper runs it every RETENTION_INTERVAL_HOURS, `prune` at once. */
+  retention: Retention;
   /** A new keeper over this container (each has its own lease owner id); nothing starts it here. */
   createKeeper(owner?: string): Keeper;
   /** The outbox every change writes its events to (enabled when events are configured). */
@@ -84,6 +87,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
   const watch = new ProviderWatch({ db, clock, logger, providers, connections, http, settings: config.watch });
   watch.start();
   const selfCheck = new SelfCheck({ db, clock, logger, providers, http, settings: config.watch.canary });
+  const retention = new Retention({ db, clock, logger, settings: config.retention });
   const { port: metricsPort, token: metricsToken } = config.watch.metrics;
   if (metricsPort !== undefined || metricsToken !== undefined) {
     metrics = new Metrics({ db, clock, providers, watch, process: overrides.processKind ?? 'web' });
@@ -147,6 +151,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     watch,
     metrics,
     selfCheck,
+    retention,
     createKeeper: (owner) =>
       new Keeper(
         {
@@ -157,6 +162,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
           settings: config.lifecycle,
           watch,
           selfCheck: () => selfCheck.runIfDue(),
+          housekeeping: () => retention.runIfDue(),
         },
         owner,
       ),
@@ -168,6 +174,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     },
     sandbox: sandbox && { basePath: SANDBOX_BASE_PATH, router: sandbox.router, control: sandbox.control },
     close: async () => {
+      await retention.stop();
       await watch.stop();
       await db.destroy();
     },

@@ -23,6 +23,18 @@ export const FACEBOOK_LOGIN_SCOPES = [
   'pages_read_engagement',
 ] as const;
 
+/** What each permission lets the app do, in words for the status page (every permission above has some). */
+export const FACEBOOK_SCOPE_WORDS: Readonly<Record<(typeof FACEBOOK_LOGIN_SCOPES)[number], string>> = {
+  instagram_basic: 'See the profile and media',
+  pages_show_list: 'See the list of your Pages',
+  business_management: 'Reach Pages owned by a business portfolio',
+  instagram_content_publish: 'Publish posts',
+  instagram_manage_comments: 'Manage comments',
+  instagram_manage_insights: 'See insights',
+  instagram_manage_messages: 'Manage messages',
+  pages_read_engagement: "Read the Pages' posts and engagement",
+};
+
 /** What the built-in sandbox accepts as the Facebook app (development and tests only). */
 export const SANDBOX_FACEBOOK_APP_ID = '2000000000000002';
 export const SANDBOX_FACEBOOK_APP_SECRET = 'igconnect-sandbox-facebook-secret';

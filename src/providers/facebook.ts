@@ -1,6 +1,6 @@
 import { ProviderError } from '../shared/errors';
 import type { HttpClient, HttpResponse } from '../shared/http-client';
-import type { FacebookConfig } from './facebook.config';
+import { FACEBOOK_SCOPE_WORDS, type FacebookConfig } from './facebook.config';
 import {
   badResponse,
   boundedString,
@@ -71,6 +71,7 @@ export function createFacebookProvider(config: FacebookConfig): ProviderDefiniti
   return {
     id: 'facebook',
     displayName: 'Facebook',
+    scopeWords: FACEBOOK_SCOPE_WORDS,
     authorization: {
       clientId: config.appId,
       clientSecret: config.appSecret,

@@ -16,6 +16,15 @@ export const INSTAGRAM_LOGIN_SCOPES = [
   'instagram_business_manage_insights',
 ] as const;
 
+/** What each permission lets the app do, in words for the status page (every permission above has some). */
+export const INSTAGRAM_SCOPE_WORDS: Readonly<Record<(typeof INSTAGRAM_LOGIN_SCOPES)[number], string>> = {
+  instagram_business_basic: 'See the profile',
+  instagram_business_content_publish: 'Publish posts',
+  instagram_business_manage_comments: 'Manage comments',
+  instagram_business_manage_messages: 'Manage messages',
+  instagram_business_manage_insights: 'See insights',
+};
+
 /** Scope names a deployer may copy from old tutorials, each with the message that names its replacement. */
 const RETIRED_SCOPES: Record<string, string> = {
   user_profile:

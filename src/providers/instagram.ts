@@ -1,6 +1,6 @@
 import { HOUR } from '../shared/clock';
 import type { HttpClient, HttpResponse } from '../shared/http-client';
-import type { InstagramConfig } from './instagram.config';
+import { INSTAGRAM_SCOPE_WORDS, type InstagramConfig } from './instagram.config';
 import {
   badResponse,
   boundedString,
@@ -66,6 +66,7 @@ export function createInstagramProvider(config: InstagramConfig): ProviderDefini
   return {
     id: 'instagram',
     displayName: 'Instagram',
+    scopeWords: INSTAGRAM_SCOPE_WORDS,
     authorization: {
       clientId: config.appId,
       clientSecret: config.appSecret,

@@ -137,6 +137,8 @@ export interface ProviderDefinition {
   /** Route segment and stored `provider` value: /auth/<id>, /auth/<id>/callback. */
   id: string;
   displayName: string;
+  /** What each permission lets the app do, in words (the status page shows them beside the names). */
+  scopeWords: Readonly<Record<string, string>>;
   authorization: AuthorizationSettings;
   tokens: TokenPolicy;
   /**

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PendingChoices } from '../../src/connections/pending-choices';
 import { connect, startTestApp } from '../support/harness';
 import { runCli } from '../support/cli';
 
@@ -100,5 +101,43 @@ describe('cli: keys', () => {
     const result = await runCli(['keys', 'rotate', '--batch-size', 'lots'], env);
     expect(result.status).toBe(2);
     expect((await runCli(['keys', 'status'], env)).stdout).toContain('old (old): 3 rows');
+  });
+
+  it('when a pending Facebook choice is sealed under the old key, then status counts it and rotate re-seals it, so it opens without the old key', async () => {
+    const database = env.DATABASE_URL ?? '';
+    // The CLI reads the real clock: the choice must be live by it (15 minutes).
+    const before = await startTestApp({
+      env: { DATABASE_URL: database, TOKEN_ENCRYPTION_KEYS: oldKey },
+      start: Date.now(),
+    });
+    const choice = {
+      provider: 'facebook',
+      accounts: [],
+      skipped: [],
+      requestedScopes: ['instagram_basic'],
+      context: { marker: 'kept-through-rotation' },
+    };
+    const held = new PendingChoices(before.container.db, before.container.vault, before.clock);
+    const id = await held.hold('session-1', choice);
+    await before.close();
+
+    const status = await runCli(['keys', 'status'], env);
+    expect(status.stdout).toContain('pending choices (Facebook Login picker, each gone within 15 minutes) per key id:');
+    expect(status.stdout).toContain('  old: 1 choice');
+    const rotate = await runCli(['keys', 'rotate'], env);
+    expect(rotate.status).toBe(0);
+    expect(rotate.stdout).toContain('pending choices: re-sealed 1; expired and deleted 0; unreadable and deleted 0');
+    expect((await runCli(['keys', 'status'], env)).stdout).toContain('  new (current): 1 choice');
+
+    const after = await startTestApp({
+      env: { DATABASE_URL: database, TOKEN_ENCRYPTION_KEYS: newKey },
+      start: Date.now(),
+    });
+    try {
+      const choices = new PendingChoices(after.container.db, after.container.vault, after.clock);
+      expect(await choices.take(id, 'session-1')).toEqual(choice);
+    } finally {
+      await after.close();
+    }
   });
 });

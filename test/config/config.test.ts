@@ -26,6 +26,36 @@ describe('configuration', () => {
     expect(config.trustProxy).toBe(false);
   });
 
+  it('when no retention is set, then audit records stay 90 days, events 30, expired connect links 1, run daily', () => {
+    const { retention } = loadConfig({ SESSION_SECRET: SECRET, TOKEN_ENCRYPTION_KEYS: KEY });
+    expect(retention).toEqual({
+      intervalMs: 24 * 3_600_000,
+      batchSize: 200,
+      auditMs: 90 * 86_400_000,
+      eventsMs: 30 * 86_400_000,
+      connectLinksMs: 86_400_000,
+    });
+  });
+
+  it('when a retention setting is not a whole number in range, then start-up names each one', () => {
+    const problems = problemsOf({
+      SESSION_SECRET: SECRET,
+      TOKEN_ENCRYPTION_KEYS: KEY,
+      AUDIT_RETENTION_DAYS: '-1',
+      EVENTS_RETENTION_DAYS: '30d',
+      CONNECT_LINK_RETENTION_DAYS: '1.5',
+      RETENTION_BATCH_SIZE: '0',
+      RETENTION_INTERVAL_HOURS: '721',
+    });
+    expect(problems).toEqual([
+      'RETENTION_INTERVAL_HOURS must be a whole number from 0 to 720',
+      'RETENTION_BATCH_SIZE must be a whole number from 1 to 10000',
+      'AUDIT_RETENTION_DAYS must be a whole number from 0 to 3650',
+      'EVENTS_RETENTION_DAYS must be a whole number from 0 to 3650',
+      'CONNECT_LINK_RETENTION_DAYS must be a whole number from 0 to 3650',
+    ]);
+  });
+
   it("when an Instagram app id is set, then Meta's production endpoints are the defaults", () => {
     const config = loadConfig({
       SESSION_SECRET: SECRET,

@@ -7,6 +7,7 @@ import { api } from './0005-api';
 import { connectLinks } from './0006-connect-links';
 import { facebook } from './0007-facebook';
 import { providerHealth } from './0008-provider-health';
+import { housekeeping } from './0009-housekeeping';
 
 /**
  * Every migration, in order. Migrations live in code (no file-system scanning) so they ship inside the
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0006_connect_links': connectLinks,
   '0007_facebook': facebook,
   '0008_provider_health': providerHealth,
+  '0009_housekeeping': housekeeping,
 };
