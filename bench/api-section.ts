@@ -1,11 +1,16 @@
+import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { createApiKey } from '../src/api/api-keys';
 import { tokenAad } from '../src/connections/token-vault';
 import type { Database } from '../src/db/schema';
+import { PROJECT_ROOT } from '../src/shared/project-root';
 import type { TokenCipher } from '../src/shared/token-cipher';
 import type { BenchOptions } from './bench-options';
+import { Browser } from './support/browser';
 import { type ChildServer, round } from './support/child-process';
+import { summariseProfile } from './support/cpu-profile';
 import { type LoadRun, runLoad, summarise } from './support/load';
 import { median, ratio } from './support/stats';
 
@@ -27,9 +32,13 @@ export interface ApiRig {
   sandbox: ChildServer;
   db: Kysely<Database>;
   cipher: TokenCipher;
-  options: Pick<BenchOptions, 'warmupSeconds' | 'durationSeconds' | 'repetitions'>;
+  options: Pick<BenchOptions, 'warmupSeconds' | 'durationSeconds' | 'repetitions' | 'profileSeconds'>;
   /** Headers of a proxy in front of igconnect, when the rig has one. */
   proxyHeaders?: Record<string, string>;
+  /** The authority that signed the sandbox's certificate, when it serves https. */
+  ca?: Buffer;
+  /** CPU profiles of igconnect under token reads and proxied calls, named with this prefix. */
+  profilePrefix?: string;
   /** autocannon connections, when the rig sets them per mode. */
   connections?: number;
 }
@@ -50,10 +59,12 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
   const ours = { authorization: `Bearer ${key}`, ...rig.proxyHeaders };
   const loadAverageAtStart = loadavg().map((l) => round(l, 2));
 
+  // The sandbox may serve https with the run's own authority (the production-shaped mode).
+  const browser = new Browser(rig.ca ? { ca: rig.ca } : {});
   const check = async (url: string, headers: Record<string, string>) => {
-    const response = await fetch(url, { headers });
-    if (response.status !== 200) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
-    return response.text();
+    const response = await browser.get(url, headers);
+    if (response.status !== 200) throw new Error(`${url} answered ${response.status}: ${response.body}`);
+    return response.body;
   };
   const tokenUrl = `${rig.app.url}/api/v1/connections/${row.id}/access-token`;
   const answered = JSON.parse(await check(tokenUrl, ours)) as { access_token: string };
@@ -121,6 +132,32 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
   const proxyRatio = ratio(both.proxied?.rps ?? 0, both.direct?.rps ?? 1);
   log(`api: proxied ${both.proxied?.rps} req/s, direct ${both.direct?.rps} req/s, ratio ${proxyRatio}`);
 
+  // Where igconnect's time goes on each: inspector profiles, self time by module, per request served.
+  const profiles: Json = {};
+  if (rig.profilePrefix !== undefined) {
+    const dir = join(PROJECT_ROOT, 'bench', 'results', 'profiles');
+    mkdirSync(dir, { recursive: true });
+    for (const [name, url] of [
+      ['tokenReads', tokenUrl],
+      ['proxied', proxiedUrl],
+    ] as const) {
+      log(`api: profile of ${name}`);
+      const file = join(dir, `${rig.profilePrefix}-api-${name}.cpuprofile`);
+      const cpu0 = rig.app.cpuMs();
+      await rig.app.call('profileStart');
+      const run = await runLoad({ url, headers: ours, connections, durationSeconds: rig.options.profileSeconds });
+      await rig.app.call('profileStop', { file });
+      const cpuMs = rig.app.cpuMs() - cpu0;
+      const summary = summariseProfile(file, { served: run.requests, cpuMs });
+      profiles[name] = {
+        ...summary,
+        served: run.requests,
+        cpuMsPerServed: round(cpuMs / Math.max(1, run.requests), 3),
+        busyMsPerServed: round(summary.totalMs / Math.max(1, run.requests), 3),
+      };
+    }
+  }
+
   return {
     loadConnections: connections,
     loadAverageAtStart,
@@ -137,5 +174,6 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
       target: '>= 0.7',
       met: proxyRatio >= 0.7,
     },
+    ...(rig.profilePrefix !== undefined ? { profiles } : {}),
   };
 }

@@ -38,6 +38,9 @@ const PUBLIC_ORIGIN = 'https://igconnect.bench.test';
 
 type Json = Record<string, unknown>;
 
+/** Sections that failed in this run (each is recorded in the results as `{ failed }`). */
+const failedSections: string[] = [];
+
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
@@ -115,9 +118,11 @@ async function main(): Promise<void> {
 
   const dir = join(PROJECT_ROOT, 'bench', 'results', ...(options.quick ? ['scratch'] : []));
   mkdirSync(dir, { recursive: true });
+  if (failedSections.length > 0) results.failedSections = failedSections;
   const file = join(dir, `bench-${String(results.startedAt).replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`results written to ${file}`);
+  if (failedSections.length > 0) throw new Error(`sections failed: ${failedSections.join(', ')}`);
 }
 
 function commit(): string {
@@ -244,16 +249,40 @@ async function runTarget(
     accounts,
   };
   const out: Json = {};
-  try {
-    if (options.sections.has('status')) out.statusPage = await statusPage(rig);
-    if (options.sections.has('flow')) out.connectFlow = await flows(rig);
-    if (options.sections.has('scale') || options.sections.has('keeper') || options.sections.has('heap')) {
-      out.scale = await scale(rig);
+  // A section that fails is recorded as failed and the run goes on, so that one failure does not throw
+  // away the minutes the other sections took; the run then exits with an error after writing its file.
+  const section = async (name: string, run: () => Promise<Json>) => {
+    try {
+      out[name] = await run();
+    } catch (error) {
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      log(`${name} failed: ${message}`);
+      out[name] = { failed: message };
+      failedSections.push(`${target.name}-${mode}: ${name}`);
     }
-    if (options.sections.has('keeper')) out.keeper = await keeper(rig);
-    if (options.sections.has('heap')) out.heap = await heap(rig);
-    if (options.sections.has('profile')) out.profiles = await profiles(rig);
-    if (options.sections.has('api')) out.api = await apiSection(rig, API_VERSION, log);
+  };
+  try {
+    if (options.sections.has('status')) await section('statusPage', () => statusPage(rig));
+    if (options.sections.has('flow')) await section('connectFlow', () => flows(rig));
+    if (options.sections.has('scale') || options.sections.has('keeper') || options.sections.has('heap')) {
+      await section('scale', () => scale(rig));
+    }
+    if (options.sections.has('keeper')) await section('keeper', () => keeper(rig));
+    if (options.sections.has('heap')) await section('heap', () => heap(rig));
+    if (options.sections.has('profile')) await section('profiles', () => profiles(rig));
+    if (options.sections.has('api')) {
+      await section('api', () =>
+        apiSection(
+          {
+            ...rig,
+            ca: network.ca,
+            ...(options.sections.has('profile') ? { profilePrefix: `${target.name}-${mode}` } : {}),
+          },
+          API_VERSION,
+          log,
+        ),
+      );
+    }
     out.appPeakRssMb = rig.app.memory().peakRssMb;
     out.sandboxPeakRssMb = rig.sandbox.memory().peakRssMb;
     out.logBytes = statSync(logFile).size;
