@@ -101,7 +101,14 @@ async function main(): Promise<void> {
         try {
           results[key] = await runTarget(target, mode, options, tls);
         } catch (error) {
-          if (name === 'sqlite') throw error;
+          if (name === 'sqlite') {
+            // Recorded, and the other modes still run; the run fails once its file is written.
+            const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+            log(`${key} failed: ${message}`);
+            results[key] = { failed: message };
+            failedSections.push(key);
+            continue;
+          }
           results[key] = { skipped: error instanceof Error ? error.message : String(error) };
           log(`${key} skipped: ${String((results[key] as Json).skipped)}`);
         } finally {
