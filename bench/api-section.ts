@@ -39,6 +39,8 @@ export interface ApiRig {
   ca?: Buffer;
   /** CPU profiles of igconnect under token reads and proxied calls, named with this prefix. */
   profilePrefix?: string;
+  /** Starts a bare forwarder to the sandbox (bench/servers/forwarder-server.ts): the floor of any proxy. */
+  startForwarder?: () => Promise<ChildServer>;
   /** autocannon connections, when the rig sets them per mode. */
   connections?: number;
 }
@@ -77,14 +79,18 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
   }
 
   /** Repetitions of each load, alternating, with each server's CPU time per request. */
-  const measure = async (loads: { name: string; url: string; headers: Record<string, string> }[]) => {
+  /** A load, and the server in front of the sandbox for it (igconnect unless named), whose CPU is counted. */
+  type Load = { name: string; url: string; headers: Record<string, string>; front?: ChildServer };
+  const measure = async (loads: Load[]) => {
     for (const load of loads) {
       await runLoad({ url: load.url, headers: load.headers, connections, durationSeconds: rig.options.warmupSeconds });
     }
-    const runs = new Map(loads.map((l) => [l.name, [] as (LoadRun & { cpu: { app: number; sandbox: number } })[]]));
+    type Cpu = { app: number; front: number; sandbox: number };
+    const runs = new Map(loads.map((l) => [l.name, [] as (LoadRun & { cpu: Cpu })[]]));
     for (let i = 0; i < rig.options.repetitions; i++) {
       for (const load of loads) {
-        const before = { app: rig.app.cpuMs(), sandbox: rig.sandbox.cpuMs() };
+        const front = load.front ?? rig.app;
+        const before = { app: rig.app.cpuMs(), front: front.cpuMs(), sandbox: rig.sandbox.cpuMs() };
         const run = await runLoad({
           url: load.url,
           headers: load.headers,
@@ -94,16 +100,22 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
         const per = (now: number, then: number) => round((now - then) / Math.max(1, run.requests), 3);
         runs.get(load.name)?.push({
           ...run,
-          cpu: { app: per(rig.app.cpuMs(), before.app), sandbox: per(rig.sandbox.cpuMs(), before.sandbox) },
+          cpu: {
+            app: per(rig.app.cpuMs(), before.app),
+            front: per(front.cpuMs(), before.front),
+            sandbox: per(rig.sandbox.cpuMs(), before.sandbox),
+          },
         });
       }
     }
     const out: Record<string, Json & { rps: number }> = {};
-    for (const [name, list] of runs) {
-      out[name] = {
+    for (const load of loads) {
+      const list = runs.get(load.name) ?? [];
+      out[load.name] = {
         ...summarise(list),
         cpuMsPerRequest: {
           igconnect: round(median(list.map((r) => r.cpu.app)), 3),
+          ...(load.front ? { [load.front.name]: round(median(list.map((r) => r.cpu.front)), 3) } : {}),
           sandbox: round(median(list.map((r) => r.cpu.sandbox)), 3),
         },
       };
@@ -124,13 +136,30 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
     `api: token reads ${reads.rps} req/s, p99 ${reads.p99} ms, ${JSON.stringify(reads.cpuMsPerRequest)}; GET /connections/{id} ${floor.rps} req/s`,
   );
 
-  log('api: proxied GET /me against direct calls');
-  const both = await measure([
-    { name: 'direct', url: directUrl, headers: direct },
-    { name: 'proxied', url: proxiedUrl, headers: ours },
-  ]);
+  log('api: proxied GET /me against direct calls (and a bare forwarder beside them)');
+  const forwarder = await rig.startForwarder?.();
+  const forwardedPath = `/graph/${apiVersion}/me?fields=${FIELDS}`;
+  let both: Awaited<ReturnType<typeof measure>>;
+  try {
+    if (forwarder && (await check(`${forwarder.url}${forwardedPath}`, direct)) !== (await check(directUrl, direct))) {
+      throw new Error('the forwarded /me differs from the direct one');
+    }
+    both = await measure([
+      { name: 'direct', url: directUrl, headers: direct },
+      { name: 'proxied', url: proxiedUrl, headers: ours },
+      ...(forwarder
+        ? [{ name: 'forwarded', url: `${forwarder.url}${forwardedPath}`, headers: direct, front: forwarder }]
+        : []),
+    ]);
+  } finally {
+    await forwarder?.stop();
+  }
   const proxyRatio = ratio(both.proxied?.rps ?? 0, both.direct?.rps ?? 1);
-  log(`api: proxied ${both.proxied?.rps} req/s, direct ${both.direct?.rps} req/s, ratio ${proxyRatio}`);
+  const forwarderRatio = both.forwarded ? ratio(both.forwarded.rps, both.direct?.rps ?? 1) : undefined;
+  log(
+    `api: proxied ${both.proxied?.rps} req/s, direct ${both.direct?.rps} req/s, ratio ${proxyRatio}` +
+      (forwarderRatio !== undefined ? `; bare forwarder ${both.forwarded?.rps} req/s, ratio ${forwarderRatio}` : ''),
+  );
 
   // Where igconnect's time goes on each: inspector profiles, self time by module, per request served.
   const profiles: Json = {};
@@ -171,6 +200,14 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
       proxied: both.proxied,
       throughputRatio: proxyRatio,
       addedP50Ms: round(Number(both.proxied?.p50) - Number(both.direct?.p50), 2),
+      ...(both.forwarded
+        ? {
+            // A bare forwarder (no key, limit, database or log) on the same rig: the floor of any proxy here.
+            forwarded: both.forwarded,
+            forwarderThroughputRatio: forwarderRatio,
+            proxiedToForwarded: ratio(both.proxied?.rps ?? 0, both.forwarded.rps),
+          }
+        : {}),
       target: '>= 0.7',
       met: proxyRatio >= 0.7,
     },

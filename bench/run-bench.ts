@@ -15,12 +15,14 @@ import { type BenchMode, type BenchOptions, benchOptions } from './bench-options
 import { Browser, connectFlow, type Network, PROXY_HEADERS, sandboxOnlyFlow } from './support/browser';
 import { ChildServer, processMemory, round } from './support/child-process';
 import { apiSection } from './api-section';
+import { summariseAllocations } from './support/allocation-profile';
 import { type ProfileSummary, summariseProfile } from './support/cpu-profile';
 import { freePort } from './support/free-port';
 import { summariseHeapSnapshot } from './support/heap-snapshot';
 import { type LoadSummary, type LoopRun, runLoad, runLoadDuring, runLoop, summarise } from './support/load';
 import { countConnections, countDue, seedConnections } from './support/seed';
 import { median, ratio } from './support/stats';
+import { startEventsReceiver } from './support/events-receiver';
 import { makeTlsMaterial, type TlsMaterial } from './support/tls';
 
 /**
@@ -169,6 +171,7 @@ async function runTarget(
   const appUrl = `http://127.0.0.1:${appPort}`;
   const sandboxUrl = `${production ? 'https' : 'http'}://127.0.0.1:${sandboxPort}`;
   const publicUrl = production ? PUBLIC_ORIGIN : appUrl;
+  const receiver = options.events ? await startEventsReceiver(production ? tls : undefined) : undefined;
   // igconnect as against the real Instagram ("live" mode), pointed at the sandbox in its own process.
   // Production-shaped: what a deployment sets (the configuration refuses the sandbox and http URLs there),
   // behind a proxy on the same host that terminates TLS, with Instagram's endpoints over https.
@@ -193,6 +196,9 @@ async function runTarget(
     RATE_LIMIT_START: '1000000',
     RATE_LIMIT_CALLBACK: '1000000',
     API_RATE_LIMIT_PER_MINUTE: '10000000',
+    ...(receiver
+      ? { EVENTS_WEBHOOK_URL: receiver.url, EVENTS_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}` }
+      : {}),
     ...options.appEnv,
   };
   const config = loadConfig(appEnv);
@@ -283,6 +289,14 @@ async function runTarget(
           {
             ...rig,
             ca: network.ca,
+            startForwarder: async () =>
+              ChildServer.start('forwarder', join(DIST, 'bench/servers/forwarder-server.js'), {
+                env: {
+                  FORWARDER_PORT: String(await freePort()),
+                  FORWARDER_UPSTREAM: sandboxUrl,
+                  ...(tls ? { NODE_EXTRA_CA_CERTS: tls.caFile } : {}),
+                },
+              }),
             ...(options.sections.has('profile') ? { profilePrefix: `${target.name}-${mode}` } : {}),
           },
           API_VERSION,
@@ -293,8 +307,10 @@ async function runTarget(
     out.appPeakRssMb = rig.app.memory().peakRssMb;
     out.sandboxPeakRssMb = rig.sandbox.memory().peakRssMb;
     out.logBytes = statSync(logFile).size;
+    if (receiver) out.eventsDelivered = receiver.delivered();
   } finally {
     await Promise.all([rig.app.stop(), rig.sandbox.stop(), rig.baseline.stop()]);
+    await receiver?.close();
     await db.destroy();
   }
   return { mode, publicUrl, sandboxUrl, ...out };
@@ -811,6 +827,17 @@ async function heap(rig: Rig): Promise<Json> {
     .sort((a, b) => b.mb - a.mb)
     .slice(0, 20);
   log(`heap: live heap ${idleHeap.totalMb} MB idle, ${sweepHeap.totalMb} MB 3 s into a sweep`);
+
+  // A third sweep, alone, under V8's sampling heap profiler: what a refreshed token allocates, by module.
+  await reseedDue(rig);
+  const allocationFile = join(dir, `${rig.target.name}-${rig.mode}-sweep.heapprofile`);
+  await rig.app.call('allocationStart');
+  const sampled = await rig.app.call<{ byOutcome: Record<string, number> }>('sweep', {
+    concurrency: options.keeperConcurrency,
+  });
+  await rig.app.call('allocationStop', { file: allocationFile });
+  const allocations = summariseAllocations(allocationFile, { served: sampled.byOutcome.ok ?? 0 });
+  log(`heap: a sweep allocates ${allocations.kbPerServed} KB per refreshed token`);
   return {
     pacedStatusLoad: { requestsPerSecond: rate, connections: 8 },
     nodeOptions: rig.appEnv.NODE_OPTIONS ?? '',
@@ -830,6 +857,7 @@ async function heap(rig: Rig): Promise<Json> {
       duringSweep: { ...sweepHeap, top: sweepHeap.top.slice(0, 20), memoryUsage: atSnapshot },
       grewDuringSweep: grew,
     },
+    allocationsPerToken: allocations,
   };
 }
 
