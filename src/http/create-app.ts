@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import ejs from 'ejs';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Kysely } from 'kysely';
 import { pinoHttp } from 'pino-http';
@@ -64,8 +65,15 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
-  app.set('views', join(PROJECT_ROOT, 'views'));
+  const views = join(PROJECT_ROOT, 'views');
+  app.set('views', views);
   app.set('view engine', 'ejs');
+  // The pages include their partials from the views root (`include('/partials/head')`), resolved against
+  // `root` without touching the disk: a relative include costs a synchronous existsSync on every render,
+  // even when the compiled templates are cached (`view cache`, on in production).
+  app.engine('ejs', (file, data: { cache?: boolean }, callback) => {
+    ejs.renderFile(file, data, { root: views, cache: data.cache === true }, callback);
+  });
   app.locals.appName = 'igconnect';
   app.locals.sandboxMode = deps.sandbox !== undefined;
   // The ways in offered on the pages, in the order they are configured.
