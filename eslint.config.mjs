@@ -15,18 +15,22 @@ const LAYERS = {
   users: ['db', 'shared'],
   connections: ['db', 'providers', 'users', 'shared'],
   events: ['connections', 'db', 'config', 'shared'],
-  lifecycle: ['connections', 'providers', 'config', 'shared'],
+  incidents: ['connections', 'providers', 'config', 'db', 'shared'],
+  metrics: ['incidents', 'providers', 'config', 'db', 'shared'],
+  lifecycle: ['incidents', 'connections', 'providers', 'config', 'shared'],
   webhooks: ['connections', 'db', 'shared'],
   'connect-sessions': ['providers', 'db', 'config', 'shared'],
   embeds: ['providers', 'shared'],
   auth: ['connect-sessions', 'connections', 'providers', 'users', 'db', 'shared'],
-  api: ['connect-sessions', 'connections', 'embeds', 'lifecycle', 'providers', 'db', 'config', 'shared'],
+  api: ['connect-sessions', 'connections', 'embeds', 'incidents', 'lifecycle', 'providers', 'db', 'config', 'shared'],
   http: [
     'api',
     'auth',
     'connect-sessions',
     'connections',
     'embeds',
+    'incidents',
+    'metrics',
     'lifecycle',
     'webhooks',
     'providers',
@@ -35,7 +39,7 @@ const LAYERS = {
     'shared',
   ],
   sandbox: ['shared'],
-  cli: ['main', 'api', 'events', 'connections', 'lifecycle', 'providers', 'config', 'db', 'shared'],
+  cli: ['main', 'api', 'events', 'connections', 'incidents', 'lifecycle', 'providers', 'config', 'db', 'shared'],
 };
 // main, the composition root, may import anything.
 const FOLDERS = [...Object.keys(LAYERS), 'main'];

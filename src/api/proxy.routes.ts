@@ -1,8 +1,10 @@
 import express, { type Request } from 'express';
 import { z } from 'zod';
 import type { ConnectionsService } from '../connections/connections.service';
+import type { ProviderWatch, Verdict } from '../incidents/provider-watch';
 import type { ProviderRegistry } from '../providers/registry';
 import { describeUrl, type HttpClient, type HttpRequest, HttpTransportError } from '../shared/http-client';
+import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';
 import { ApiError } from './api-errors';
 import type { ApiPart } from './api.routes';
@@ -32,6 +34,9 @@ export interface ProxyDeps {
   http: HttpClient;
   access: TokenAccess;
   logger: Logger;
+  clock: Clock;
+  /** The providers' state (src/incidents): pauses, usage headers, and whose a refused token is. */
+  watch?: ProviderWatch;
 }
 
 export function proxyPart(deps: ProxyDeps): ApiPart {
@@ -56,6 +61,10 @@ export function proxyPart(deps: ProxyDeps): ApiPart {
             409: { description: 'The connection needs reconnecting (code needs_reconnect)', schema: errorSchema },
             415: { description: 'A body that is neither JSON nor a form', schema: errorSchema },
             502: { description: 'The provider could not be reached in time', schema: errorSchema },
+            503: {
+              description: "The provider's rate budget is nearly used up: retry after Retry-After (provider_throttled)",
+              schema: errorSchema,
+            },
           },
         },
         async ({ params }, req, res) => {
@@ -83,9 +92,21 @@ export function proxyPart(deps: ProxyDeps): ApiPart {
             headers: { authorization: `Bearer ${token}` },
             ...(body ? { body } : {}),
           };
+          const { watch } = deps;
+          const started = deps.clock.now();
+          const waitMs = watch ? await watch.pauseLeftMs(provider.id, started) : 0;
+          if (waitMs > 0) {
+            // Every instance holds off together, so the keeper's renewals keep what is left of the budget.
+            res.set('Retry-After', String(Math.ceil(waitMs / 1000)));
+            throw new ApiError(
+              503,
+              'provider_throttled',
+              `${provider.displayName}'s rate budget for this app is nearly used up; igconnect holds off until it frees. Retry after Retry-After seconds.`,
+            );
+          }
           let response;
           try {
-            response = await deps.http(request);
+            response = await (watch ? watch.clientFor(provider) : deps.http)(request);
           } catch (error) {
             if (!(error instanceof HttpTransportError)) throw error;
             const what = error.kind === 'timeout' ? 'did not answer in time' : 'could not be reached';
@@ -93,7 +114,22 @@ export function proxyPart(deps: ProxyDeps): ApiPart {
           }
 
           const failure = providerApi.classify(response, describeUrl(url));
-          if (failure?.failure.kind === 'reconnect') {
+          if (!failure && response.status < 400) await watch?.succeeded(provider.id, started);
+          let verdict: Verdict = { kind: 'own' };
+          if (failure?.failure.kind === 'reconnect' && watch) {
+            // Only a refused token is judged here: a caller's own bad requests must never look like an
+            // incident of the provider's.
+            verdict = await watch
+              .judge(provider, { id, accountId: read.connection.accountId }, failure)
+              .catch((): Verdict => ({ kind: 'unconfirmed', signature: 'unjudged' }));
+            if (verdict.kind !== 'own') {
+              deps.logger.info(
+                { connectionId: id, verdict: verdict.kind, signature: verdict.signature },
+                "the provider refused the token of a proxied call; not marked (the provider app is degraded, or not yet known to be this connection's own)",
+              );
+            }
+          }
+          if (failure?.failure.kind === 'reconnect' && verdict.kind === 'own') {
             const marked = await deps.connections.markNeedsReconnect(
               id,
               failure.failure.reason,

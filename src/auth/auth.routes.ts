@@ -62,6 +62,13 @@ export function createAuthRouter(deps: {
   };
 
   for (const { id } of providers.all()) {
+    // Every page these routes end on, errors included, names this provider and leads back into its flow
+    // (views/error.ejs), not into the first one configured.
+    router.use(`/auth/${id}`, (_req, res, next) => {
+      res.locals.flowProvider = id;
+      next();
+    });
+
     // HEAD (link checkers, prefetchers) answers without running the flow: no state, session or exchange.
     router.head([`/auth/${id}`, `/auth/${id}/callback`], noStore, (_req, res) => void res.sendStatus(204));
 
@@ -166,7 +173,6 @@ export function createAuthRouter(deps: {
       const outcome = req.session.connectOutcome;
       if (!outcome || !(outcome.code in ErrorCodes)) return res.redirect(303, '/account');
       delete req.session.connectOutcome;
-      res.locals.flowProvider = id;
       next(new AppError(outcome.code as ErrorCode, outcome.detail ?? undefined));
     });
   }

@@ -25,7 +25,10 @@ export function connectedFlash(usernames: string[], skipped: SkippedAccount[] = 
 /** For the deployer's details on an error page: which Pages were found and why none could be connected. */
 export function skippedDetail(skipped: SkippedAccount[]): string | undefined {
   if (skipped.length === 0) return undefined;
-  return skipped
-    .map((s) => `“${s.name}” (${s.reason === 'not_shared' ? 'not shared' : 'no account linked'})`)
-    .join(', ');
+  const why = {
+    not_shared: 'not shared',
+    no_instagram_account: 'no account linked',
+    business_pages_hidden: 'not granted',
+  };
+  return skipped.map((s) => `“${s.name}” (${why[s.reason]})`).join(', ');
 }

@@ -1,6 +1,7 @@
 import { createDb } from '../db/create-db';
 import { inspectRuntimeConfig } from '../main/boot';
 import { configProblemFindings, databaseFindings, deploymentFindings, formatFindings } from '../main/doctor';
+import { providerFindings } from '../main/provider-doctor';
 import { TokenCipher } from '../shared/token-cipher';
 import type { StandaloneCliCommand } from './cli-command';
 
@@ -12,8 +13,11 @@ import type { StandaloneCliCommand } from './cli-command';
 export const doctorCommand: StandaloneCliCommand = {
   name: 'doctor',
   summary: 'check the configuration and database of this deployment; print each problem with its fix',
+  usage: 'doctor [--probe]',
+  options: { probe: { type: 'boolean' } },
   standalone: true,
-  async run({ out }) {
+  async run({ out, args }) {
+    const probe = args.values.probe === true;
     const { config, problems } = inspectRuntimeConfig();
     const findings = configProblemFindings(problems);
     if (config) {
@@ -22,6 +26,7 @@ export const doctorCommand: StandaloneCliCommand = {
       try {
         db = createDb(config.database);
         findings.push(...(await databaseFindings(db, new TokenCipher(config.encryptionKeys), { verifyTokens: true })));
+        findings.push(...(await providerFindings(config, db, { now: Date.now(), probe })));
       } catch (error) {
         findings.push({
           check: 'database',

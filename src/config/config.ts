@@ -12,6 +12,7 @@ import {
 import type { EncryptionKey } from '../shared/token-cipher';
 import { type DatabaseConfig, parseDatabaseUrl } from './database-config';
 import { type ReliabilityConfig, readReliability } from './reliability-config';
+import { readWatch, type WatchConfig } from './watch-config';
 
 /**
  * Configuration is read from the environment exactly once, here: the core settings below, and each
@@ -98,6 +99,8 @@ export interface Config {
   api: ApiConfig;
   events: EventsConfig | undefined;
   reliability: ReliabilityConfig;
+  /** Watching the providers (incidents, usage, the contract canary) and metrics. */
+  watch: WatchConfig;
 }
 
 export class ConfigError extends Error {
@@ -185,6 +188,7 @@ export function inspectConfig(env: Env): { config: Config | undefined; problems:
   const api = readApi(reader, production);
   const events = readEvents(reader, production);
   const reliability = readReliability(reader);
+  const watch = readWatch(reader);
 
   if (reader.problems.length > 0) return { config: undefined, problems: reader.problems };
   return {
@@ -204,6 +208,7 @@ export function inspectConfig(env: Env): { config: Config | undefined; problems:
       api,
       events,
       reliability,
+      watch,
     },
     problems: [],
   };

@@ -138,11 +138,25 @@ export async function userHasConnections(db: Db, userId: string): Promise<boolea
 const leaseFree = (now: number) => (eb: ExpressionBuilder<Database, 'connections'>) =>
   eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]);
 
+/** Which providers' rows a claim takes: all (the default), all but some, or one. */
+export interface ProviderFilter {
+  exclude?: string[];
+  only?: string;
+}
+
+const ofProviders = (filter: ProviderFilter) => (eb: ExpressionBuilder<Database, 'connections'>) => {
+  const parts = [];
+  if (filter.only !== undefined) parts.push(eb('provider', '=', filter.only));
+  if (filter.exclude && filter.exclude.length > 0) parts.push(eb('provider', 'not in', filter.exclude));
+  return eb.and(parts);
+};
+
 export async function claimDue(
   db: Kysely<Database>,
-  options: { owner: string; now: number; leaseMs: number; limit: number },
+  options: { owner: string; now: number; leaseMs: number; limit: number; providers?: ProviderFilter },
 ): Promise<ConnectionRow[]> {
   const { owner, now, leaseMs, limit } = options;
+  const providers = ofProviders(options.providers ?? {});
   // On PostgreSQL a claim that raced another one waits for its row locks, re-checks them, and can come
   // back empty although other due rows are free (its subquery picked the rows the winner took). Empty
   // must mean "nothing is due", so an empty claim is retried while free due rows remain.
@@ -156,6 +170,7 @@ export async function claimDue(
           .select('id')
           .where('next_action_at', '<=', now)
           .where(leaseFree(now))
+          .where(providers)
           .orderBy('next_action_at')
           .limit(limit),
       )
@@ -169,11 +184,40 @@ export async function claimDue(
       .select('id')
       .where('next_action_at', '<=', now)
       .where(leaseFree(now))
+      .where(providers)
       .limit(1)
       .executeTakeFirst();
     if (!waiting) return [];
   }
   return [];
+}
+
+/**
+ * A probe of a provider whose app is degraded: the active connection of that provider whose next action
+ * is soonest (due or not), if its lease is free. Null when there is none.
+ */
+export async function claimProbe(
+  db: Kysely<Database>,
+  options: { provider: string; owner: string; now: number; leaseMs: number },
+): Promise<ConnectionRow | undefined> {
+  const { provider, owner, now, leaseMs } = options;
+  return db
+    .updateTable('connections')
+    .set({ lease_owner: owner, lease_until: now + leaseMs })
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('connections')
+        .select('id')
+        .where('provider', '=', provider)
+        .where('status', '=', 'active')
+        .where('next_action_at', 'is not', null)
+        .where(leaseFree(now))
+        .orderBy('next_action_at')
+        .limit(1),
+    )
+    .where(leaseFree(now))
+    .returningAll()
+    .executeTakeFirst();
 }
 
 export function claimOne(

@@ -26,6 +26,8 @@ export function createConnectionsRouter(deps: {
   forms: FormProtection;
   /** What must follow a disconnect (withdrawing the app at the provider after a person's last connection). */
   afterDisconnect?: (connection: Connection) => Promise<void>;
+  /** Sentences about the providers themselves shown above the connections (a degraded app). */
+  notices?: () => Promise<string[]>;
 }): Router {
   const router = Router();
   const form = formPost(deps.forms);
@@ -44,6 +46,7 @@ export function createConnectionsRouter(deps: {
       ...presentStatusPage(connections, new Date(deps.clock.now())),
       csrfToken: req.user ? deps.forms.token(req) : '',
       flash: flash ?? null,
+      notices: deps.notices && connections.length > 0 ? await deps.notices().catch(() => []) : [],
     });
   });
 

@@ -403,8 +403,20 @@ export class ConnectionsService {
     now: number;
     leaseMs: number;
     limit: number;
+    providers?: repo.ProviderFilter;
   }): Promise<ClaimedConnection[]> {
     return (await repo.claimDue(this.db, options)).map((row) => this.claimed(row));
+  }
+
+  /** One connection of a degraded provider to probe it with (src/incidents), due or not. */
+  async claimProbe(options: {
+    provider: string;
+    owner: string;
+    now: number;
+    leaseMs: number;
+  }): Promise<ClaimedConnection | undefined> {
+    const row = await repo.claimProbe(this.db, options);
+    return row && this.claimed(row);
   }
 
   async claimOne(options: {

@@ -18,6 +18,9 @@ export interface Database {
   token_reads: TokenReadsTable;
   events: EventsTable;
   pending_choices: PendingChoicesTable;
+  provider_state: ProviderStateTable;
+  provider_failures: ProviderFailuresTable;
+  provider_calls: ProviderCallsTable;
 }
 
 /**
@@ -181,4 +184,42 @@ export interface PendingChoicesTable {
   payload: string;
   created_at: number;
   expires_at: number;
+}
+
+/** A provider as a whole (src/incidents), one row per provider, shared by every instance. */
+export interface ProviderStateTable {
+  provider: string;
+  /** Set while many connections fail the same way: the app is degraded, not the connections. */
+  degraded_since: number | null;
+  degraded_signature: string | null;
+  /** One of the failures, for the operator (bounded, never a token). */
+  degraded_detail: string | null;
+  /** While degraded: when a keeper may probe next (claimed with a conditional UPDATE). */
+  probe_at: number | null;
+  /** The highest rate-budget usage the provider reported on its last answer, percent. */
+  usage_percent: number | null;
+  usage_at: number | null;
+  /** No keeper claims and no proxied call for this provider before this (usage too high, app throttled). */
+  paused_until: number | null;
+  pause_reason: string | null;
+  /** The daily self-check: when it last ran (claimed with a conditional UPDATE) and what it found (JSON). */
+  canary_at: number | null;
+  canary_report: string | null;
+  updated_at: number;
+}
+
+/** A connection that failed with a signature lately; rows older than the incident window are swept. */
+export interface ProviderFailuresTable {
+  provider: string;
+  signature: string;
+  connection_id: string;
+  first_at: number;
+  last_at: number;
+}
+
+/** Successful calls per provider in 10-second buckets, added to in batches by each process. */
+export interface ProviderCallsTable {
+  provider: string;
+  bucket: number;
+  successes: number;
 }

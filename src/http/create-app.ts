@@ -24,6 +24,9 @@ import type { Database } from '../db/schema';
 import { createEmbedsRouter } from '../embeds/embeds.routes';
 import type { EmbedsService } from '../embeds/embeds.service';
 import { createLifecycleRouter } from '../lifecycle/lifecycle.routes';
+import type { ProviderWatch } from '../incidents/provider-watch';
+import type { Metrics } from '../metrics/metrics';
+import { metricsRoute, requestMetrics } from '../metrics/metrics-http';
 import type { LifecycleService } from '../lifecycle/lifecycle.service';
 import type { ProviderRegistry } from '../providers/registry';
 import type { Clock } from '../shared/clock';
@@ -55,6 +58,10 @@ export interface AppDeps {
   webhooks: WebhooksService;
   embeds: EmbedsService;
   vault: TokenVault;
+  /** The providers' state as a whole (src/incidents): degraded apps, usage, the self-check. */
+  watch?: ProviderWatch;
+  /** Present when metrics are configured (METRICS_PORT or METRICS_TOKEN). */
+  metrics?: Metrics;
   /** The built-in sandbox, mounted only in development and tests when a provider runs against it. */
   sandbox?: { basePath: string; router: RequestHandler };
 }
@@ -100,11 +107,14 @@ export function createApp(deps: AppDeps): Express {
       },
     }),
   );
+  if (deps.metrics) app.use(requestMetrics(deps.metrics));
   app.use(warnOnUntrustedProxy(config, logger));
   app.use(securityHeaders(config));
   app.use(httpsRedirect(config));
   app.use('/public', express.static(join(PROJECT_ROOT, 'public'), { index: false, maxAge: '1h' }));
   app.use(createHealthRouter(db));
+  // Behind a bearer token only, before sessions (a scrape never creates one); never public by default.
+  if (deps.metrics && config.watch.metrics.token) app.use(metricsRoute(deps.metrics, config.watch.metrics.token));
   // The built-in sandbox stands in for Instagram, whose consent form redirects through the callback to
   // wherever the flow ends (a connect link's return_url on another origin): browsers apply form-action
   // to every hop of that redirect, so its pages have none, like the standalone sandbox's.
@@ -206,6 +216,7 @@ export function createApp(deps: AppDeps): Express {
       clock,
       forms,
       afterDisconnect: (connection) => deps.lifecycle.revokeIfLast(connection),
+      ...(deps.watch ? { notices: degradedNotices(deps.watch, providers) } : {}),
     }),
   );
   app.use(createLifecycleRouter({ lifecycle: deps.lifecycle, forms }));
@@ -214,4 +225,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(notFound());
   app.use(errorHandler(logger));
   return app;
+}
+
+/** The status page's sentences for providers whose app is degraded (src/incidents). */
+function degradedNotices(watch: ProviderWatch, providers: ProviderRegistry): () => Promise<string[]> {
+  return async () =>
+    (await watch.all())
+      .filter((state) => state.degraded !== null)
+      .map((state) => {
+        const name = providers.find(state.provider)?.displayName ?? state.provider;
+        return `${name} is having problems right now: igconnect keeps your connection as it is and checks again by itself. Nothing for you to do.`;
+      });
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { LifecycleConfig } from '../config/config';
-import type { ConnectionsService } from '../connections/connections.service';
+import type { ClaimedConnection, ConnectionsService } from '../connections/connections.service';
+import type { ProviderWatch } from '../incidents/provider-watch';
 import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/logger';
 import type { LifecycleResult, LifecycleService } from './lifecycle.service';
@@ -31,6 +32,10 @@ export class Keeper {
       clock: Clock;
       logger: Logger;
       settings: LifecycleConfig;
+      /** The providers' state (src/incidents): degraded or paused providers are left alone but probed. */
+      watch?: ProviderWatch;
+      /** The daily self-check (src/incidents/canary.ts), run by a started keeper before each sweep; it decides itself whether it is due. */
+      selfCheck?: () => Promise<void>;
     },
     owner?: string,
   ) {
@@ -51,6 +56,8 @@ export class Keeper {
     const interval = this.deps.settings.sweepIntervalMs;
     if (interval === 0 || this.timer) return;
     const tick = () => {
+      // Beside the sweep, never before it: a provider that hangs must not delay renewals.
+      this.deps.selfCheck?.().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'self-check failed'));
       this.sweep()
         .catch((error: unknown) => this.deps.logger.error({ err: error }, 'keeper sweep failed'))
         .finally(() => {
@@ -72,36 +79,82 @@ export class Keeper {
   }
 
   private async runSweep(onResult?: (result: LifecycleResult) => void): Promise<SweepSummary> {
-    const { connections, lifecycle, clock, settings } = this.deps;
+    const { connections, clock, settings, watch, logger } = this.deps;
     const summary: SweepSummary = { claimed: 0, byAction: {}, byOutcome: {} };
+    // Degraded, paused and slowed providers are left out of the ordinary claims (re-read before each
+    // batch: an incident found mid-sweep stops the rest of that provider's batch too); slowed ones get a
+    // smaller claim once per sweep, and a degraded one a single probe when its time has come.
+    const plan = watch ? await watch.sweepPlan(settings.batchSize) : { exclude: [], slow: [], probes: [] };
     while (!this.stopping) {
+      const exclude = watch ? await watch.excluded() : [];
       const claims = await connections.claimDue({
         owner: this.owner,
         now: clock.now(),
         leaseMs: settings.leaseMs,
         limit: settings.batchSize,
+        ...(exclude.length > 0 ? { providers: { exclude } } : {}),
       });
       if (claims.length === 0) break;
-      summary.claimed += claims.length;
-      const queue = [...claims];
-      const worker = async () => {
-        while (!this.stopping) {
-          const claim = queue.shift();
-          if (!claim) break;
-          const result = await lifecycle.process(claim, this.owner);
-          summary.byAction[result.action] = (summary.byAction[result.action] ?? 0) + 1;
-          summary.byOutcome[result.outcome] = (summary.byOutcome[result.outcome] ?? 0) + 1;
-          onResult?.(result);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(settings.concurrency, claims.length) }, worker));
-      // Stopped mid-batch: hand the unstarted claims back so another keeper need not wait for the lease.
-      await connections.releaseClaims(
-        queue.map((c) => c.connection.id),
-        this.owner,
-      );
+      await this.work(claims, summary, onResult);
+    }
+    for (const { provider, limit } of plan.slow) {
+      if (this.stopping) break;
+      const claims = await connections.claimDue({
+        owner: this.owner,
+        now: clock.now(),
+        leaseMs: settings.leaseMs,
+        limit,
+        providers: { only: provider },
+      });
+      if (claims.length > 0) {
+        logger.info({ provider, claimed: claims.length }, 'rate budget nearly used: fewer connections this sweep');
+      }
+      await this.work(claims, summary, onResult);
+    }
+    for (const provider of plan.probes) {
+      if (this.stopping) break;
+      const claim = await connections.claimProbe({
+        provider,
+        owner: this.owner,
+        now: clock.now(),
+        leaseMs: settings.leaseMs,
+      });
+      if (!claim) continue;
+      logger.info({ provider, connectionId: claim.connection.id }, 'probing a degraded provider');
+      await this.work([claim], summary, onResult, 'validate');
     }
     if (summary.claimed > 0) this.deps.logger.info({ owner: this.owner, ...summary }, 'keeper sweep done');
     return summary;
+  }
+
+  /** Works through claimed connections with bounded concurrency; unstarted claims are handed back. */
+  private async work(
+    claims: ClaimedConnection[],
+    summary: SweepSummary,
+    onResult: ((result: LifecycleResult) => void) | undefined,
+    force?: 'validate',
+  ): Promise<void> {
+    const { connections, lifecycle, settings, watch, clock } = this.deps;
+    summary.claimed += claims.length;
+    const queue = [...claims];
+    const handBack: string[] = [];
+    const worker = async () => {
+      while (!this.stopping) {
+        const claim = queue.shift();
+        if (!claim) break;
+        // The provider's app went degraded (or paused) since the claim: leave the row for later.
+        if (!force && watch?.holdsOff(claim.connection.provider, clock.now())) {
+          handBack.push(claim.connection.id);
+          continue;
+        }
+        const result = await lifecycle.process(claim, this.owner, force);
+        summary.byAction[result.action] = (summary.byAction[result.action] ?? 0) + 1;
+        summary.byOutcome[result.outcome] = (summary.byOutcome[result.outcome] ?? 0) + 1;
+        onResult?.(result);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(settings.concurrency, claims.length) }, worker));
+    // Stopped mid-batch: hand the unstarted claims back so another keeper need not wait for the lease.
+    await connections.releaseClaims([...handBack, ...queue.map((c) => c.connection.id)], this.owner);
   }
 }

@@ -6,6 +6,7 @@ import type {
   ConnectionsService,
   LifecycleUpdate,
 } from '../connections/connections.service';
+import type { ProviderWatch, Verdict } from '../incidents/provider-watch';
 import type { ProviderRegistry } from '../providers/registry';
 import type { Clock } from '../shared/clock';
 import { AppError, ProviderError } from '../shared/errors';
@@ -49,6 +50,10 @@ export class LifecycleService {
       clock: Clock;
       logger: Logger;
       settings: LifecycleConfig;
+      /** Tells a connection's own failures from the provider's incidents (src/incidents); absent: all own. */
+      watch?: ProviderWatch;
+      /** Told every step's outcome with its reason (metrics). */
+      onStep?: (step: { provider: string; action: LifecycleAction; outcome: string; reason: string }) => void;
     },
   ) {}
 
@@ -70,26 +75,42 @@ export class LifecycleService {
         : (force ?? decide(connection, now, provider.tokens, settings));
     let update: LifecycleUpdate = {};
     let outcome: LifecycleResult['outcome'] = 'skipped';
+    let reason = 'none';
     if (action === 'expire') {
       // An expired token (or lapsed data access) can never be renewed: no call to the provider, the
       // person must connect again.
-      const reason = endOf(connection)?.reason ?? 'expired';
+      reason = endOf(connection)?.reason ?? 'expired';
       update = { status: { status: 'needs_reconnect', reason }, refresh: { outcome: 'expired' } };
       outcome = 'expired';
     } else if (action === 'refresh' || action === 'validate') {
+      const { watch } = this.deps;
+      const http = watch ? watch.clientFor(provider) : this.deps.http;
       try {
         const token = connections.openToken(claim);
         if (action === 'refresh') {
-          const issued = await provider.refresh(this.deps.http, token);
+          const issued = await provider.refresh(http, token);
           update = { token: issued, refresh: { outcome: 'ok', at: now }, failure: null, lastError: null };
         } else {
           // Profile changes (a new username or picture) are picked up on every validation.
-          const profile = await provider.fetchProfile(this.deps.http, token, connection.accountId);
+          const profile = await provider.fetchProfile(http, token, connection.accountId);
           update = { profile, validation: { outcome: 'ok', at: now }, failure: null, lastError: null };
         }
         outcome = 'ok';
+        await watch?.succeeded(provider.id, now);
       } catch (error) {
-        ({ update, outcome } = this.failure(claim, now, error, action));
+        let verdict: Verdict = { kind: 'own' };
+        if (watch && error instanceof ProviderError) {
+          verdict = await watch
+            .judge(provider, { id: connection.id, accountId: connection.accountId }, error)
+            .catch((judgeError: unknown): Verdict => {
+              // Without the evidence, a refused token is not taken as the connection's own this time.
+              logger.warn({ err: judgeError, connectionId: connection.id }, 'could not judge a provider failure');
+              return { kind: 'unconfirmed', signature: 'unjudged' };
+            });
+        }
+        ({ update, outcome } = this.failure(claim, now, error, action, verdict));
+        reason =
+          verdict.kind === 'own' ? reasonOf(error) : verdict.kind === 'incident' ? 'app_degraded' : 'unconfirmed';
       }
     }
     const finished = await connections.recordResult(connection, owner, update);
@@ -100,6 +121,7 @@ export class LifecycleService {
       return { connectionId: connection.id, action, outcome: 'lease_lost' };
     }
     logger.info({ connectionId: connection.id, action, outcome }, 'connection lifecycle step');
+    this.deps.onStep?.({ provider: provider.id, action, outcome, reason: outcome === 'ok' ? 'ok' : reason });
     return { connectionId: connection.id, action, outcome };
   }
 
@@ -168,10 +190,31 @@ export class LifecycleService {
     now: number,
     error: unknown,
     step: 'refresh' | 'validate',
+    verdict: Verdict,
   ): { update: LifecycleUpdate; outcome: LifecycleOutcome } {
     const { connection } = claim;
     const count = connection.failureCount + 1;
     const recorded = (outcome: LifecycleOutcome) => ({ [step === 'refresh' ? 'refresh' : 'validation']: { outcome } });
+    if (verdict.kind !== 'own') {
+      // The provider's incident (or not yet known to be this connection's failure): nothing is marked
+      // or shown as missing; the connection is looked at again at the next probe, or after backoff.
+      const detail = error instanceof AppError ? (error.detail ?? error.code) : 'unexpected error';
+      const why =
+        verdict.kind === 'incident'
+          ? 'not marked: the provider app is degraded (many connections fail the same way)'
+          : "not marked yet: not known to be this connection's own failure";
+      return {
+        update: {
+          ...recorded('unavailable'),
+          lastError: `${detail} (${why})`,
+          failure: {
+            count,
+            backoffUntil: verdict.kind === 'incident' ? verdict.retryAt : now + transientBackoffMs(count),
+          },
+        },
+        outcome: 'unavailable',
+      };
+    }
     if (error instanceof ProviderError && error.failure.kind === 'reconnect') {
       // The token is dead: retrying cannot help; the person must connect again.
       return {
@@ -227,4 +270,11 @@ export class LifecycleService {
       outcome: 'unavailable',
     };
   }
+}
+
+/** A short reason for metrics: the provider's classification, or what went wrong otherwise. */
+function reasonOf(error: unknown): string {
+  if (error instanceof ProviderError) return error.failure.reason;
+  if (error instanceof DecryptionError) return 'token_unreadable';
+  return 'unexpected';
 }

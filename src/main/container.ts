@@ -9,6 +9,9 @@ import { EventOutbox } from '../events/outbox';
 import { EventRelay } from '../events/relay';
 import { migrateToLatest, pingDatabase } from '../db/migrate';
 import type { AppDeps } from '../http/create-app';
+import { SelfCheck } from '../incidents/canary';
+import { ProviderWatch } from '../incidents/provider-watch';
+import { Metrics } from '../metrics/metrics';
 import { Keeper } from '../lifecycle/keeper';
 import { createSchedule } from '../lifecycle/lifecycle-policy';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
@@ -26,6 +29,8 @@ import { WebhooksService } from '../webhooks/webhooks.service';
 export interface Container extends AppDeps {
   cipher: TokenCipher;
   vault: TokenVault;
+  /** The contract canary; a started keeper runs it daily. */
+  selfCheck: SelfCheck;
   /** A new keeper over this container (each has its own lease owner id); nothing starts it here. */
   createKeeper(owner?: string): Keeper;
   /** The outbox every change writes its events to (enabled when events are configured). */
@@ -40,6 +45,8 @@ export interface Container extends AppDeps {
 export interface ContainerOverrides {
   clock?: Clock;
   logDestination?: DestinationStream;
+  /** Which kind of process this is, as metrics label it (default web). */
+  processKind?: 'web' | 'worker';
 }
 
 export async function createContainer(config: Config, overrides: ContainerOverrides = {}): Promise<Container> {
@@ -65,10 +72,32 @@ export async function createContainer(config: Config, overrides: ContainerOverri
   ]);
   const cipher = new TokenCipher(config.encryptionKeys);
   const vault = new TokenVault(cipher);
-  const http = createHttpClient({ timeoutMs: config.httpTimeoutMs, logger });
+  // Metrics only when something can read them (METRICS_PORT or METRICS_TOKEN): otherwise nothing counts.
+  let metrics: Metrics | undefined;
+  const http = createHttpClient({
+    timeoutMs: config.httpTimeoutMs,
+    logger,
+    observe: (call) => metrics?.observeProviderCall(call),
+  });
   const outbox = new EventOutbox({ clock, present: connectionResource, enabled: config.events !== undefined });
   const connections = new ConnectionsService(db, vault, clock, createSchedule(providers, config.lifecycle), outbox);
-  const lifecycle = new LifecycleService({ connections, providers, http, clock, logger, settings: config.lifecycle });
+  const watch = new ProviderWatch({ db, clock, logger, providers, connections, http, settings: config.watch });
+  watch.start();
+  const selfCheck = new SelfCheck({ db, clock, logger, providers, http, settings: config.watch.canary });
+  const { port: metricsPort, token: metricsToken } = config.watch.metrics;
+  if (metricsPort !== undefined || metricsToken !== undefined) {
+    metrics = new Metrics({ db, clock, providers, watch, process: overrides.processKind ?? 'web' });
+  }
+  const lifecycle = new LifecycleService({
+    connections,
+    providers,
+    http,
+    clock,
+    logger,
+    settings: config.lifecycle,
+    watch,
+    ...(metrics ? { onStep: metrics.observeStep } : {}),
+  });
 
   // The built-in sandbox stands in for whichever provider runs against it (development and tests only).
   const instagramSandbox = instagram?.mode === 'sandbox' ? instagram : undefined;
@@ -115,7 +144,22 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     lifecycle,
     webhooks: new WebhooksService(db, connections, clock, config.publicUrl),
     embeds: new EmbedsService({ providers, http, clock, cacheMs: config.api.oembedCacheMs }),
-    createKeeper: (owner) => new Keeper({ connections, lifecycle, clock, logger, settings: config.lifecycle }, owner),
+    watch,
+    metrics,
+    selfCheck,
+    createKeeper: (owner) =>
+      new Keeper(
+        {
+          connections,
+          lifecycle,
+          clock,
+          logger,
+          settings: config.lifecycle,
+          watch,
+          selfCheck: () => selfCheck.runIfDue(),
+        },
+        owner,
+      ),
     outbox,
     createRelay: (owner) => {
       const settings = config.events;
@@ -123,6 +167,9 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       return new EventRelay({ db, http, clock, wallClock: systemClock, logger, settings, commits: outbox }, owner);
     },
     sandbox: sandbox && { basePath: SANDBOX_BASE_PATH, router: sandbox.router, control: sandbox.control },
-    close: () => db.destroy(),
+    close: async () => {
+      await watch.stop();
+      await db.destroy();
+    },
   };
 }

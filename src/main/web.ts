@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { createApp } from '../http/create-app';
+import { startMetricsServer } from '../metrics/metrics-http';
 import { exitOnStartupError, loadRuntimeConfig } from './boot';
 import { createContainer } from './container';
 import { databaseFindings, deploymentFindings, logFindings } from './doctor';
@@ -49,12 +50,16 @@ async function main(): Promise<void> {
   // Signed events are delivered where the keeper runs; here, a change's events go out as soon as it commits.
   const relay = config.lifecycle.keeperInWeb ? container.createRelay() : undefined;
   relay?.start({ keepAlive: false });
+  const metricsServer = container.metrics
+    ? await startMetricsServer(container.metrics, config.watch.metrics, logger)
+    : undefined;
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    metricsServer?.close();
     server.close(() => {
       Promise.all([keeper?.stop(), relay?.stop()])
         .then(() => container.close())

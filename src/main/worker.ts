@@ -1,4 +1,5 @@
 import { exitOnStartupError, loadRuntimeConfig } from './boot';
+import { startMetricsServer } from '../metrics/metrics-http';
 import { createContainer } from './container';
 
 /**
@@ -17,17 +18,21 @@ async function main(): Promise<void> {
     );
     process.exit(0);
   }
-  const container = await createContainer(config);
+  const container = await createContainer(config, { processKind: 'worker' });
   const keeper = keeperOn ? container.createKeeper() : undefined;
   keeper?.start({ keepAlive: true });
   const relay = relayOn ? container.createRelay() : undefined;
   relay?.start({ keepAlive: true });
+  const metricsServer = container.metrics
+    ? await startMetricsServer(container.metrics, config.watch.metrics, container.logger)
+    : undefined;
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     container.logger.info({ signal }, 'worker shutting down');
+    metricsServer?.close();
     Promise.all([keeper?.stop(), relay?.stop()])
       .then(() => container.close())
       .then(

@@ -4,7 +4,11 @@ import type { FacebookConfig } from './facebook.config';
 import {
   badResponse,
   boundedString,
+  authorizePageAnswered,
   classifyAnswer,
+  graphVersionContract,
+  readUsage,
+  tokenErrorAnswered,
   TRACE_HEADERS,
   USAGE_HEADERS,
   exactId,
@@ -137,11 +141,17 @@ export function createFacebookProvider(config: FacebookConfig): ProviderDefiniti
         },
         SERVICE,
       );
-      return accountsOfPages(pages, {
+      const found = accountsOfPages(pages, {
         subjectId,
         grantedScopes: debug.scopes,
         accessExpiresAt: debug.dataAccessExpiresAt,
       });
+      // Facebook lists a business portfolio's Pages only with business_management: say so, or the person
+      // would never learn why an account is missing.
+      if (!debug.scopes.includes('business_management')) {
+        found.skipped.push({ name: 'business_management', reason: 'business_pages_hidden' });
+      }
+      return found;
     },
 
     identityMatches: (grant, account) => grant.subjectId !== null && grant.subjectId === account.subjectId,
@@ -182,6 +192,25 @@ export function createFacebookProvider(config: FacebookConfig): ProviderDefiniti
       baseUrl: `${config.graphUrl}/${config.apiVersion}`,
       passedHeaders: [...USAGE_HEADERS, ...TRACE_HEADERS],
       classify: (response, target) => classifyAnswer(response, target, SERVICE),
+    },
+
+    usage: readUsage,
+    contract: {
+      apiVersion: graphVersionContract(config.apiVersion),
+      authorizeProbe: {
+        method: 'GET',
+        url: `${config.authorizeUrl}?${new URLSearchParams({
+          client_id: config.appId,
+          redirect_uri: config.redirectUri,
+          response_type: 'code',
+          ...(config.configId ? { config_id: config.configId } : { scope: config.scopes.join(',') }),
+        }).toString()}`,
+        headers: { accept: 'text/html' },
+      },
+      authorizeAnswerOk: authorizePageAnswered,
+      // No parameters at all: Graph must refuse it with its error envelope. No code, no secret.
+      tokenProbe: { method: 'GET', url: graph('/oauth/access_token') },
+      tokenAnswerOk: tokenErrorAnswered,
     },
 
     async revoke(client, subjectId) {

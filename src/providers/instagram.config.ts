@@ -64,6 +64,16 @@ export interface InstagramConfig {
 
 const NUMERIC_ID = /^\d{5,20}$/;
 
+/** The authorize dialog's old host (docs/instagram-platform.md, "Use www.instagram.com only"). */
+function isRetiredAuthorizeHost(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.hostname.toLowerCase() === 'api.instagram.com' && /^\/oauth\/authorize\/?$/i.test(url.pathname);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Undefined only in production without INSTAGRAM_APP_ID when another provider is configured (a
  * deployment that connects through Facebook Login only); outside production the sandbox stands in.
@@ -146,6 +156,11 @@ export function parseInstagramConfig(
     }
   }
   if (graphUrl.endsWith('/')) reader.problem('INSTAGRAM_GRAPH_URL must not end with a slash');
+  if (isRetiredAuthorizeHost(authorizeUrl)) {
+    reader.problem(
+      'INSTAGRAM_AUTHORIZE_URL points at api.instagram.com/oauth/authorize, which Instagram retired (it answers "Sorry, this page isn\'t available" since August 2026); use https://www.instagram.com/oauth/authorize (the token endpoint stays on api.instagram.com)',
+    );
+  }
 
   const apiVersion = reader.read(
     'INSTAGRAM_API_VERSION',

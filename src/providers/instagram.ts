@@ -4,7 +4,11 @@ import type { InstagramConfig } from './instagram.config';
 import {
   badResponse,
   boundedString,
+  authorizePageAnswered,
   classifyAnswer,
+  graphVersionContract,
+  readUsage,
+  tokenErrorAnswered,
   exactId,
   parseJson,
   safeHttpUrl,
@@ -156,6 +160,25 @@ export function createInstagramProvider(config: InstagramConfig): ProviderDefini
       baseUrl: `${config.graphUrl}/${config.apiVersion}`,
       passedHeaders: [...USAGE_HEADERS, ...TRACE_HEADERS],
       classify: (response, target) => classifyAnswer(response, target, SERVICE),
+    },
+
+    usage: readUsage,
+    contract: {
+      apiVersion: graphVersionContract(config.apiVersion),
+      authorizeProbe: {
+        method: 'GET',
+        url: `${config.authorizeUrl}?${new URLSearchParams({
+          client_id: config.appId,
+          redirect_uri: config.redirectUri,
+          response_type: 'code',
+          scope: config.scopes.join(','),
+        }).toString()}`,
+        headers: { accept: 'text/html' },
+      },
+      authorizeAnswerOk: authorizePageAnswered,
+      // An empty form: the token endpoint must refuse it in its own error dialect. No code, no secret.
+      tokenProbe: { method: 'POST', url: config.tokenUrl, form: {} },
+      tokenAnswerOk: tokenErrorAnswered,
     },
   };
 }

@@ -1,6 +1,7 @@
 import { isLosslessNumber, parse } from 'lossless-json';
 import { HOUR } from '../shared/clock';
 import { type ErrorCode, type ProviderFailure, ProviderError } from '../shared/errors';
+import type { ProviderContract, UsageReading } from './provider-definition';
 import {
   describeUrl,
   type HttpClient,
@@ -28,7 +29,7 @@ export async function send(http: HttpClient, request: HttpRequest, service: stri
           ? `${service} did not answer in time (${error.target})`
           : `could not reach ${error.target}`,
         { kind: 'transient', reason: 'unavailable' },
-        { cause: error },
+        { cause: error, signature: `transient:transport:${error.kind}` },
       );
     }
     throw error;
@@ -128,19 +129,43 @@ export function classifyErrorResponse(response: HttpResponse, target: string, se
     const message = quote(graphError.message);
     const detail = `${target} answered HTTP ${response.status}, Graph error ${code ?? '?'}${subcode ? `/${subcode}` : ''}: ${message}`;
     const [errorCode, failure] = classifyGraphError(code, subcode, message, response);
-    return new ProviderError(errorCode, detail, failure);
+    const signature = `${failure.kind}:graph:${code ?? '?'}/${subcode ?? '-'}:${normalisedMessage(graphError.message)}`;
+    return new ProviderError(errorCode, detail, failure, { signature });
   }
   if (body && typeof body.error_message === 'string') {
     const detail = `${target} answered HTTP ${response.status}: ${quote(body.error_message)}`;
     const errorCode = classifyTokenEndpointMessage(body.error_message);
-    return new ProviderError(errorCode, detail, { kind: 'refused', reason: errorCode.toLowerCase() });
+    return new ProviderError(
+      errorCode,
+      detail,
+      { kind: 'refused', reason: errorCode.toLowerCase() },
+      { signature: `refused:token:${response.status}:${normalisedMessage(body.error_message)}` },
+    );
   }
   const unavailable = response.status >= 500 || response.status === 429;
   return new ProviderError(
     unavailable ? 'PROVIDER_UNAVAILABLE' : 'PROVIDER_BAD_RESPONSE',
     `${target} answered HTTP ${response.status} without an error body from ${service}`,
     { kind: 'transient', reason: unavailable ? 'unavailable' : 'bad_response' },
+    { signature: `transient:http:${response.status}` },
   );
+}
+
+/**
+ * A provider message as part of a failure signature: the same text for every connection that fails the
+ * same way. Numbers (ids, times, dates) are blanked and the text bounded, so "Session has expired on
+ * Tuesday, 01-Dec-26" and a user id in "…has not authorized application 123" do not split one incident
+ * into as many signatures as there are connections.
+ */
+export function normalisedMessage(value: unknown): string {
+  if (typeof value !== 'string') return '';
+  return value
+    .toLowerCase()
+    .replace(/\d+/g, '#')
+    .replace(/\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b/g, '#')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 80);
 }
 
 function classifyGraphError(
@@ -153,6 +178,16 @@ function classifyGraphError(
     // The token is dead: retrying cannot help; the person must connect again.
     return ['PROVIDER_TOKEN_INVALID', { kind: 'reconnect', reason: TOKEN_INVALID_REASONS[subcode ?? -1] ?? 'invalid' }];
   }
+  // graph.facebook.com's code exchange answers in the Graph envelope what Instagram's token endpoint says
+  // in words: the code was used (36009) or outlived its ten minutes (36007), the redirect_uri differs from
+  // the dialog's (36008), the client_id is no app of Meta's (101).
+  if (code === 100 && (subcode === 36009 || subcode === 36007)) {
+    return ['PROVIDER_CODE_USED', { kind: 'refused', reason: 'provider_code_used' }];
+  }
+  if (code === 100 && subcode === 36008) {
+    return ['PROVIDER_REDIRECT_URI_MISMATCH', { kind: 'refused', reason: 'provider_redirect_uri_mismatch' }];
+  }
+  if (code === 101) return ['PROVIDER_INVALID_APP', { kind: 'refused', reason: 'provider_invalid_app' }];
   if (code === 10 || (code !== undefined && code >= 200 && code <= 299)) {
     return ['PROVIDER_PERMISSION', { kind: 'permission', reason: 'permission_missing' }];
   }
@@ -215,4 +250,93 @@ export function retryAfterMs(headers: Headers): number | undefined {
     }
   }
   return minutes.length > 0 ? Math.max(...minutes) * 60_000 : undefined;
+}
+
+/**
+ * How much of Meta's rate budget the app has used, as the usage headers of one answer say (UsageReading): the highest of
+ * `X-App-Usage`'s percentages (call count, CPU time, total time; the app's whole budget) and of every
+ * entry of `X-Business-Use-Case-Usage` (per business), with the longest `estimated_time_to_regain_access`
+ * when Meta names one. Undefined when the answer carries neither header (or only malformed ones).
+ */
+export function readUsage(headers: Headers): UsageReading | undefined {
+  const app = percentOf(jsonHeader(headers.get('x-app-usage')));
+  let business: number | undefined;
+  const buc = record(jsonHeader(headers.get('x-business-use-case-usage')));
+  for (const usages of Object.values(buc ?? {})) {
+    if (!Array.isArray(usages)) continue;
+    for (const usage of usages) {
+      const percent = percentOf(usage);
+      if (percent !== undefined) business = Math.max(business ?? 0, percent);
+    }
+  }
+  const regainAfterMs = retryAfterMs(headers);
+  if (app === undefined && business === undefined && regainAfterMs === undefined) return undefined;
+  return { appPercent: app, businessPercent: business, regainAfterMs };
+}
+
+function jsonHeader(value: string | null): unknown {
+  if (value === null || value.length > 8192) return undefined;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function percentOf(value: unknown): number | undefined {
+  const usage = record(value);
+  if (!usage) return undefined;
+  const values = [usage.call_count, usage.total_cputime, usage.total_time].filter(
+    (v): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0,
+  );
+  return values.length > 0 ? Math.max(...values) : undefined;
+}
+
+/**
+ * Meta's Graph API versions as its changelog dates them ("Graph API > Changelog > Versions",
+ * developers.facebook.com/docs/graph-api/changelog/versions, read 2026-11-30): the release date and the
+ * last day the version is available ("Available until"). Instagram API with Instagram Login and Facebook
+ * Login share these versions. `endOfLife` null: Meta has not announced one yet (its table says TBD).
+ * When the pinned version is not listed here, the canary says the table needs updating.
+ */
+export interface GraphVersionDates {
+  version: string;
+  released: string;
+  endOfLife: string | null;
+}
+
+export const GRAPH_VERSIONS_CHECKED_ON = '2026-11-30';
+export const GRAPH_VERSIONS_SOURCE = 'https://developers.facebook.com/docs/graph-api/changelog/versions';
+export const GRAPH_API_VERSIONS: readonly GraphVersionDates[] = [
+  { version: 'v26.0', released: '2026-07-29', endOfLife: null },
+  { version: 'v25.0', released: '2026-02-18', endOfLife: '2028-07-29' },
+  { version: 'v24.0', released: '2025-10-08', endOfLife: '2028-02-18' },
+  { version: 'v23.0', released: '2025-05-29', endOfLife: '2027-10-08' },
+  { version: 'v22.0', released: '2025-01-21', endOfLife: '2027-05-20' },
+  { version: 'v21.0', released: '2024-10-02', endOfLife: '2027-01-21' },
+  { version: 'v20.0', released: '2024-05-21', endOfLife: '2026-09-24' },
+  { version: 'v19.0', released: '2024-01-23', endOfLife: '2026-05-21' },
+];
+
+/** The pinned version's row of the table, as a provider definition states it (ProviderContract). */
+export function graphVersionContract(pinned: string): ProviderContract['apiVersion'] {
+  const row = GRAPH_API_VERSIONS.find((v) => v.version === pinned);
+  return {
+    version: pinned,
+    endOfLife: row ? row.endOfLife : undefined,
+    source: GRAPH_VERSIONS_SOURCE,
+    checkedOn: GRAPH_VERSIONS_CHECKED_ON,
+  };
+}
+
+/** An authorize page answers a page (200) or sends the browser on (3xx); a 404 or a 5xx means it moved. */
+export function authorizePageAnswered(response: HttpResponse): boolean {
+  return response.status === 200 || (response.status >= 300 && response.status < 400);
+}
+
+/** A token endpoint refuses an empty request with a 4xx in one of Meta's two error dialects. */
+export function tokenErrorAnswered(response: HttpResponse): boolean {
+  if (response.status < 400 || response.status >= 500) return false;
+  const body = record(parseJson(response));
+  return record(body?.error) !== undefined || typeof body?.error_message === 'string';
 }

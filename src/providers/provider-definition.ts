@@ -1,5 +1,5 @@
 import type { ProviderError } from '../shared/errors';
-import type { HttpClient, HttpResponse } from '../shared/http-client';
+import type { HttpClient, HttpRequest, HttpResponse } from '../shared/http-client';
 
 /**
  * A login provider as data plus a few named hooks (ADR 0006). The strategy, the connections service and
@@ -54,8 +54,12 @@ export interface AuthorizedAccount {
 export interface SkippedAccount {
   /** What the person knows it by (a Page's name). */
   name: string;
-  /** `not_shared`: left out on the consent screen; `no_instagram_account`: no professional account linked. */
-  reason: 'not_shared' | 'no_instagram_account';
+  /**
+   * `not_shared`: left out on the consent screen; `no_instagram_account`: no professional account linked;
+   * `business_pages_hidden`: Pages owned by a business are not listed without that permission (`name` is
+   * the permission's name).
+   */
+  reason: 'not_shared' | 'no_instagram_account' | 'business_pages_hidden';
 }
 
 export interface AccountsFound {
@@ -97,6 +101,38 @@ export interface ProviderApi {
   classify(response: HttpResponse, target: string): ProviderError | undefined;
 }
 
+/**
+ * How much of the provider's rate budget the app has used, read from one answer's headers (percent,
+ * 0–100 and beyond once throttled), and how long until access comes back when the provider says.
+ */
+export interface UsageReading {
+  appPercent: number | undefined;
+  businessPercent: number | undefined;
+  regainAfterMs: number | undefined;
+}
+
+/**
+ * What igconnect relies on the provider keeping (src/incidents/canary.ts): the pinned API version and its
+ * announced end of life (a dated table in the definition, with where the date comes from), and two cheap
+ * requests whose answers show that the authorize and token endpoints still behave as expected.
+ */
+export interface ProviderContract {
+  apiVersion: {
+    version: string;
+    /** ISO date of the last day the version is available; null: not announced; undefined: not in the table. */
+    endOfLife: string | null | undefined;
+    source: string;
+    /** When the table was last compared with the source. */
+    checkedOn: string;
+  };
+  /** The authorize URL as a browser would open it: a page or a redirect is expected, never a 404 or 5xx. */
+  authorizeProbe: HttpRequest;
+  authorizeAnswerOk(response: HttpResponse): boolean;
+  /** A request the token endpoint must refuse in its own error shape (no code, no secret sent). */
+  tokenProbe: HttpRequest;
+  tokenAnswerOk(response: HttpResponse): boolean;
+}
+
 export interface ProviderDefinition {
   /** Route segment and stored `provider` value: /auth/<id>, /auth/<id>/callback. */
   id: string;
@@ -123,6 +159,10 @@ export interface ProviderDefinition {
   refresh(http: HttpClient, accessToken: string): Promise<IssuedToken>;
   /** Checks a stored token by reading the account's profile with it. */
   fetchProfile(http: HttpClient, accessToken: string, accountId: string): Promise<AccountProfile>;
+  /** Rate-budget usage from an answer's headers, on every call (slows the keeper and the proxy early). */
+  usage?(headers: Headers): UsageReading | undefined;
+  /** The contract the daily self-check and doctor watch; absent: nothing to watch. */
+  contract?: ProviderContract;
   /** The API igconnect proxies for deployers (token sent as `Authorization: Bearer`); absent: none. */
   api?: ProviderApi;
   /**

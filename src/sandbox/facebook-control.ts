@@ -1,4 +1,9 @@
-import { copyPerson, type FacebookPerson } from './facebook-people';
+import {
+  copyPerson,
+  type FacebookInstagramAccount,
+  type FacebookInstagramAccountUpdate,
+  type FacebookPerson,
+} from './facebook-people';
 import { type FacebookGrant, type FacebookState, pageVisible } from './facebook-state';
 import { CONFIG_ID_SCOPES, type FacebookEndpoint } from './facebook-wire';
 import { type CallbackAnswer, type CallbackUrls, sendCallback } from './sandbox-callbacks';
@@ -53,6 +58,8 @@ export interface FacebookSandboxControl {
   resetCalls(): void;
   /** Deep copies of the test people and their Pages (roles removed since are still listed here). */
   people(): FacebookPerson[];
+  /** The Instagram account behind a Page gets a new username, name or counts; later answers show it. */
+  updateInstagramAccount(igUserId: string, update: FacebookInstagramAccountUpdate): FacebookInstagramAccount;
   /** The Facebook app id the sandbox accepts. */
   readonly appId: string;
   /** `APP_ID|APP_SECRET`: an app access token the Graph accepts wherever one is needed. */
@@ -104,6 +111,10 @@ export class FacebookSandboxControlImpl implements FacebookSandboxControl {
 
   people(): FacebookPerson[] {
     return this.state.people().map(copyPerson);
+  }
+
+  updateInstagramAccount(igUserId: string, update: FacebookInstagramAccountUpdate): FacebookInstagramAccount {
+    return this.state.updateInstagramAccount(igUserId, update);
   }
 
   get appId(): string {

@@ -10,6 +10,9 @@ export interface FacebookInstagramAccount {
   mediaCount: number;
 }
 
+/** What a test may change of an Instagram account behind a Page (its id never changes). */
+export type FacebookInstagramAccountUpdate = Partial<Omit<FacebookInstagramAccount, 'id'>>;
+
 export interface FacebookPage {
   id: string;
   name: string;

@@ -12,7 +12,13 @@ import {
   SHORT_PAGE_TOKEN_LIFETIME_MS,
   SHORT_USER_EXPIRES_IN_SECONDS,
 } from './facebook-wire';
-import { type FacebookPage, type FacebookPerson, validatePeople } from './facebook-people';
+import {
+  type FacebookInstagramAccount,
+  type FacebookInstagramAccountUpdate,
+  type FacebookPage,
+  type FacebookPerson,
+  validatePeople,
+} from './facebook-people';
 import type { InvalidationReason } from './sandbox-state';
 import {
   graphError,
@@ -270,6 +276,21 @@ export class FacebookState {
     }
     if (reason === 'app_removed') this.authorizedAt.delete(person.id);
     return person;
+  }
+
+  /** Later answers (`/me/accounts`, `/{ig-user-id}`, the dialog) show the change; ids never change. */
+  updateInstagramAccount(igUserId: string, update: FacebookInstagramAccountUpdate): FacebookInstagramAccount {
+    const found = this.findInstagramAccount(igUserId);
+    if (!found?.page.instagram) throw new Error(`no sandbox Instagram account ${igUserId} behind a Facebook Page`);
+    const { username, name, followersCount, mediaCount } = update;
+    found.page.instagram = {
+      ...found.page.instagram,
+      ...(username === undefined ? {} : { username }),
+      ...(name === undefined ? {} : { name }),
+      ...(followersCount === undefined ? {} : { followersCount }),
+      ...(mediaCount === undefined ? {} : { mediaCount }),
+    };
+    return { ...found.page.instagram };
   }
 
   /** The person loses their role on the Page: its tokens die (467) and it leaves their Page lists. */

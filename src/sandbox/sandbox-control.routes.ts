@@ -40,6 +40,46 @@ export function createSandboxControlRouter(
       res.json({ now: clock.now() });
     });
   }
+  // A platform incident: POST {"code": 190, "subcode"?: 460, "message"?: "…", "status"?: 400} makes every
+  // Graph call answer that Graph error; DELETE ends it.
+  router.post('/incident', express.json({ limit: '2kb' }), (req, res) => {
+    const body = (req.body ?? {}) as { code?: unknown; subcode?: unknown; message?: unknown; status?: unknown };
+    const whole = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+    if (
+      !whole(body.code) ||
+      (body.subcode !== undefined && !whole(body.subcode)) ||
+      (body.message !== undefined && typeof body.message !== 'string') ||
+      (body.status !== undefined && (!whole(body.status) || (body.status as number) < 400))
+    ) {
+      res.status(400).json({ error: 'expected {"code": n, "subcode"?: n, "message"?: "…", "status"?: 4xx|5xx}' });
+      return;
+    }
+    const answer = control.graphError(
+      body.code as number,
+      body.subcode as number | undefined,
+      body.message as string | undefined,
+    );
+    control.setIncident(body.status === undefined ? answer : { ...answer, status: body.status as number });
+    res.status(204).end();
+  });
+  router.delete('/incident', (_req, res) => {
+    control.setIncident(undefined);
+    res.status(204).end();
+  });
+  // Every current token of an account answers 190/467 from now on (the person removed the app, say).
+  router.post('/revoke', express.json({ limit: '1kb' }), (req, res) => {
+    const account = (req.body as { account?: unknown } | undefined)?.account;
+    if (typeof account !== 'string') {
+      res.status(400).json({ error: 'expected {"account": "<ig user id>"}' });
+      return;
+    }
+    try {
+      control.revokeTokens(account);
+      res.status(204).end();
+    } catch {
+      res.status(404).json({ error: 'no such sandbox account' });
+    }
+  });
   router.post('/tokens', express.json({ limit: '1kb' }), (req, res) => {
     const body = (req.body ?? {}) as { account?: unknown; issuedAt?: unknown };
     if (typeof body.account !== 'string' || (body.issuedAt !== undefined && typeof body.issuedAt !== 'number')) {

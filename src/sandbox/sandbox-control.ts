@@ -30,6 +30,11 @@ export interface SandboxControl {
   tokenError(message: string): ScriptedResponse;
   /** HTTP 400 Graph envelope `{"error":{message,type,code,error_subcode,fbtrace_id}}`. */
   graphError(code: number, subcode?: number, message?: string, type?: string): ScriptedResponse;
+  /**
+   * A platform incident: every Graph call (exchange, refresh, /me) answers `response` until called again
+   * without one. Queued scripts still come first.
+   */
+  setIncident(response: ScriptedResponse | undefined): void;
   /** Instagram Login requests received per endpoint, failed and scripted ones included (Facebook's: `facebook.calls`). */
   readonly calls: Readonly<Record<SandboxEndpoint, number>>;
   resetCalls(): void;
@@ -77,6 +82,10 @@ export class SandboxControlImpl implements SandboxControl {
 
   script(endpoint: SandboxEndpoint, response: ScriptedResponse): void {
     this.state.script(endpoint, response);
+  }
+
+  setIncident(response: ScriptedResponse | undefined): void {
+    this.state.incident = response;
   }
 
   tokenError(message: string): ScriptedResponse {

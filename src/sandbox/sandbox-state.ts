@@ -65,6 +65,9 @@ export interface MediaContainer {
 export type TokenCheck =
   { ok: true; token: TokenRecord; account: SandboxAccount } | { ok: false; error: ScriptedResponse };
 
+/** The endpoints of graph.instagram.com: the ones a platform incident answers for. */
+const GRAPH_CALLS: ReadonlySet<SandboxEndpoint> = new Set(['exchange', 'refresh', 'me']);
+
 /** Bounds memory when consent pages are opened and never answered (a crawler, a load test). */
 const MAX_PENDING = 1000;
 /** The same for media containers created and never published. */
@@ -248,8 +251,11 @@ export class SandboxState {
   }
 
   takeScript(endpoint: SandboxEndpoint): ScriptedResponse | undefined {
-    return this.scripts.get(endpoint)?.shift();
+    return this.scripts.get(endpoint)?.shift() ?? (GRAPH_CALLS.has(endpoint) ? this.incident : undefined);
   }
+
+  /** While set, every Graph call (exchange, refresh, /me) answers this, as in a platform incident. */
+  incident: ScriptedResponse | undefined;
 
   resetCalls(): void {
     // Reset in place: callers may hold a reference to `calls`.
@@ -258,6 +264,7 @@ export class SandboxState {
 
   reset(): void {
     this.scripts.clear();
+    this.incident = undefined;
     this.pending.clear();
     this.codes.clear();
     this.tokens.clear();

@@ -31,6 +31,7 @@ export type {
 export {
   SANDBOX_FACEBOOK_PEOPLE,
   type FacebookInstagramAccount,
+  type FacebookInstagramAccountUpdate,
   type FacebookPage,
   type FacebookPerson,
 } from './facebook-people';

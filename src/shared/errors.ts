@@ -70,14 +70,22 @@ export interface ProviderFailure {
 
 /** A provider (or the network in between) failed; `failure` says what that means for a connection. */
 export class ProviderError extends AppError {
+  /**
+   * What failed, the same for every connection that fails the same way (kind, the provider's error code
+   * and subcode, its message with numbers blanked): many connections with one signature at once is the
+   * provider's incident, not theirs (src/incidents). Never holds a token or an id of a person.
+   */
+  readonly signature: string;
+
   constructor(
     code: ErrorCode,
     detail: string,
     readonly failure: ProviderFailure,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; signature?: string },
   ) {
     super(code, detail, options);
     this.name = 'ProviderError';
+    this.signature = options?.signature ?? `${failure.kind}:${failure.reason}`;
   }
 }
 

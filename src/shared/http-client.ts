@@ -35,6 +35,14 @@ export class HttpTransportError extends Error {
 
 export type HttpClient = (request: HttpRequest) => Promise<HttpResponse>;
 
+/** One finished call, as metrics count it: host and path only, the status or how it failed. */
+export interface ProviderCall {
+  method: HttpRequest['method'];
+  target: string;
+  status: number | 'timeout' | 'network';
+  seconds: number;
+}
+
 /** Host and path only: safe to log and to show a deployer. */
 export function describeUrl(url: string): string {
   try {
@@ -68,7 +76,13 @@ function toHeaders(raw: IncomingHttpHeaders): Headers {
   return headers;
 }
 
-export function createHttpClient(options: { timeoutMs: number; logger: Logger; pool?: Agent }): HttpClient {
+export function createHttpClient(options: {
+  timeoutMs: number;
+  logger: Logger;
+  pool?: Agent;
+  /** Told of every finished call (metrics). */
+  observe?: (call: ProviderCall) => void;
+}): HttpClient {
   const dispatcher = options.pool ?? createConnectionPool();
   return async (request) => {
     const target = describeUrl(request.url);
@@ -101,6 +115,12 @@ export function createHttpClient(options: { timeoutMs: number; logger: Logger; p
         dispatcher,
       });
       const text = await response.body.text();
+      options.observe?.({
+        method: request.method,
+        target,
+        status: response.statusCode,
+        seconds: (performance.now() - started) / 1000,
+      });
       options.logger.debug(
         { target, method: request.method, status: response.statusCode, ms: Math.round(performance.now() - started) },
         'outbound request',
@@ -115,6 +135,12 @@ export function createHttpClient(options: { timeoutMs: number; logger: Logger; p
       };
     } catch {
       const timedOut = controller.signal.aborted;
+      options.observe?.({
+        method: request.method,
+        target,
+        status: timedOut ? 'timeout' : 'network',
+        seconds: (performance.now() - started) / 1000,
+      });
       options.logger.warn(
         { target, method: request.method, outcome: timedOut ? 'timeout' : 'network' },
         'outbound request failed',

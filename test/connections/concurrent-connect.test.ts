@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { insertUser } from '../../src/users/users.repository';
-import { ODD_ACCOUNT, startTestApp, type TestApp } from '../support/harness';
+import { startTestApp, type TestApp } from '../support/harness';
+import { PROVIDERS } from '../support/providers';
 
 /**
  * One Instagram account authorized by one person in two tabs at the same moment (on PostgreSQL possibly
@@ -8,11 +9,12 @@ import { ODD_ACCOUNT, startTestApp, type TestApp } from '../support/harness';
  * key (user, provider, account) lets one insert win; the other must end as an update of that row, not as
  * a 500. Different people connecting the same account get a connection each.
  */
-describe('concurrent connects of one account', () => {
+describe.each(PROVIDERS)('concurrent connects of one account (%s)', (_name, p) => {
   let app: TestApp;
+  const [odd] = p.accounts;
 
   beforeEach(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: p.env });
   });
   afterEach(async () => {
     await app.close();
@@ -21,11 +23,11 @@ describe('concurrent connects of one account', () => {
   const connectOnce = (n: number, userId: string | undefined) =>
     app.container.connections.connect({
       userId,
-      provider: 'instagram',
+      provider: p.id,
       accounts: [
         {
-          accountId: ODD_ACCOUNT.igUserId,
-          subjectId: ODD_ACCOUNT.appScopedId,
+          accountId: odd.igUserId,
+          subjectId: odd.subjectId,
           profile: {
             username: `racer_${n}`,
             name: null,
@@ -34,11 +36,14 @@ describe('concurrent connects of one account', () => {
             followersCount: null,
             mediaCount: null,
           },
-          token: { accessToken: `IGAAconcurrent-token-${n}`, expiresInSeconds: 5183944 },
-          grantedScopes: ['instagram_business_basic'],
+          token: {
+            accessToken: `IGAAconcurrent-token-${n}`,
+            expiresInSeconds: p.tokenLifetimeMs === null ? null : p.tokenLifetimeMs / 1000,
+          },
+          grantedScopes: [p.grantedScope],
         },
       ],
-      requestedScopes: ['instagram_business_basic'],
+      requestedScopes: [p.grantedScope],
     });
 
   it('when the same person connects the same account from several callbacks at once, then all succeed and one row remains', async () => {

@@ -1,13 +1,16 @@
-import { connect, ODD_ACCOUNT, startTestApp, type TestApp } from '../support/harness';
+import { startTestApp, type TestApp } from '../support/harness';
 import { csrfFrom, formAction } from '../support/pages';
+import { PROVIDERS } from '../support/providers';
 
 const disconnectPath = (html: string) => formAction(html, 'disconnect');
 
-describe('disconnect', () => {
+describe.each(PROVIDERS)('disconnect (%s)', (_name, p) => {
   let app: TestApp;
+  const connect = p.connect;
+  const [odd, other] = p.accounts;
 
   beforeEach(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: p.env });
   });
   afterEach(async () => {
     await app.close();
@@ -17,7 +20,7 @@ describe('disconnect', () => {
 
   it('when the person disconnects with the form, then the connection and its token are deleted', async () => {
     const agent = app.agent();
-    await connect(agent, { account: ODD_ACCOUNT.igUserId });
+    await connect(agent, { account: odd });
     const page = await agent.get('/account');
     const response = await agent
       .post(disconnectPath(page.text))
@@ -29,16 +32,15 @@ describe('disconnect', () => {
     expect(response.headers.location).toBe('/account');
     expect(await count()).toBe(0);
     const after = await agent.get('/account');
-    expect(after.text).not.toContain(ODD_ACCOUNT.igUserId);
+    expect(after.text).not.toContain(odd.igUserId);
     expect(after.text).toContain('disconnected');
   });
 
   it('when one of two accounts is disconnected, then the other remains', async () => {
     const agent = app.agent();
-    const [first, second] = app.sandbox.accounts().filter((a) => a.tester);
-    if (!first || !second) throw new Error('sandbox needs two tester accounts');
-    await connect(agent, { account: first.igUserId });
-    await connect(agent, { account: second.igUserId });
+    const [first, second] = [odd, other];
+    await connect(agent, { account: first });
+    await connect(agent, { account: second });
     const page = await agent.get('/account');
     // Both were connected at the same instant of the test clock: pick the first account's form by its id.
     const { id } = await app.container.db
@@ -91,13 +93,12 @@ describe('disconnect', () => {
 
   it("when a person tries to disconnect someone else's connection, then it is not found and nothing is deleted", async () => {
     const owner = app.agent();
-    await connect(owner, { account: ODD_ACCOUNT.igUserId });
+    await connect(owner, { account: odd });
     const ownerPage = await owner.get('/account');
-    const other = app.agent();
-    const [, second] = app.sandbox.accounts().filter((a) => a.tester);
-    await connect(other, { account: second?.igUserId });
-    const otherPage = await other.get('/account');
-    const response = await other
+    const stranger = app.agent();
+    await connect(stranger, { account: other });
+    const otherPage = await stranger.get('/account');
+    const response = await stranger
       .post(disconnectPath(ownerPage.text))
       .type('form')
       .send({ _csrf: csrfFrom(otherPage.text) });
@@ -125,14 +126,14 @@ describe('disconnect', () => {
 
   it('when the person signs out, then /account no longer shows their accounts', async () => {
     const agent = app.agent();
-    await connect(agent, { account: ODD_ACCOUNT.igUserId });
+    await connect(agent, { account: odd });
     const page = await agent.get('/account');
     const out = await agent
       .post('/logout')
       .type('form')
       .send({ _csrf: csrfFrom(page.text) });
     expect(out.status).toBe(303);
-    expect((await agent.get('/account')).text).not.toContain(ODD_ACCOUNT.igUserId);
+    expect((await agent.get('/account')).text).not.toContain(odd.igUserId);
     expect(await count()).toBe(1);
   });
 });

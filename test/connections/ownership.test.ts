@@ -1,16 +1,18 @@
 import { DAY } from '../../src/shared/clock';
-import { connect, ODD_ACCOUNT, startTestApp, type TestApp } from '../support/harness';
+import { startTestApp, type TestApp } from '../support/harness';
 import { csrfFrom, formAction } from '../support/pages';
+import { PROVIDERS } from '../support/providers';
 
 /**
  * A connection belongs to the igconnect user who made it, never to whoever connects the same Instagram
  * account later: two people who share one business login each see and control only their own connection.
  */
-describe('two browsers connect the same account', () => {
+describe.each(PROVIDERS)('two browsers connect the same account (%s)', (_name, p) => {
   let app: TestApp;
+  const [odd] = p.accounts;
 
   beforeEach(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: p.env });
   });
   afterEach(async () => {
     await app.close();
@@ -19,8 +21,8 @@ describe('two browsers connect the same account', () => {
   async function bothConnected() {
     const alice = app.agent();
     const bob = app.agent();
-    await connect(alice, { account: ODD_ACCOUNT.igUserId });
-    await connect(bob, { account: ODD_ACCOUNT.igUserId });
+    await p.connect(alice, { account: odd });
+    await p.connect(bob, { account: odd });
     const alicePage = await alice.get('/account');
     const bobPage = await bob.get('/account');
     const aliceDisconnect = formAction(alicePage.text, 'disconnect');
@@ -47,6 +49,7 @@ describe('two browsers connect the same account', () => {
       const { bob, bobPage, aliceDisconnect } = await bothConnected();
       app.clock.advance(2 * DAY);
       const before = await app.container.db.selectFrom('connections').selectAll().orderBy('id').execute();
+      const renewalsBefore = p.renewals(app);
       const target = aliceDisconnect.replace(/disconnect$/, kind);
       const response = await bob
         .post(target)
@@ -54,7 +57,7 @@ describe('two browsers connect the same account', () => {
         .send({ _csrf: csrfFrom(bobPage.text) });
       expect(response.status).toBe(404);
       expect(await app.container.db.selectFrom('connections').selectAll().orderBy('id').execute()).toEqual(before);
-      expect(app.sandbox.calls.refresh).toBe(0);
+      expect(p.renewals(app) - renewalsBefore).toBe(0);
     },
   );
 
@@ -66,7 +69,7 @@ describe('two browsers connect the same account', () => {
       .send({ _csrf: csrfFrom(bobPage.text) });
     expect(response.status).toBe(303);
     expect(await ids()).toHaveLength(1);
-    expect((await alice.get('/account')).text).toContain(`data-instagram-user-id="${ODD_ACCOUNT.igUserId}"`);
-    expect((await bob.get('/account')).text).not.toContain(`data-instagram-user-id="${ODD_ACCOUNT.igUserId}"`);
+    expect((await alice.get('/account')).text).toContain(`data-instagram-user-id="${odd.igUserId}"`);
+    expect((await bob.get('/account')).text).not.toContain(`data-instagram-user-id="${odd.igUserId}"`);
   });
 });

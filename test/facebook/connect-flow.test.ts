@@ -1,4 +1,5 @@
 import { finishCallback, ODD_ACCOUNT, connect, startTestApp, type TestApp } from '../support/harness';
+import { storedToken } from '../support/factories';
 import { csrfFrom } from '../support/pages';
 import { ALEX, authorizeFacebook, FACEBOOK_ENV, MORGAN_NOT_TESTER, PAGES, SAM } from '../support/facebook';
 
@@ -103,12 +104,46 @@ describe('Facebook Login for Business: connecting', () => {
     expect((await rows()).map((r) => r.account_id)).not.toContain(PAGES.pixel.ig);
   });
 
+  it('when the picker is opened again after its choice was used, then the page leads back into the Facebook flow', async () => {
+    const agent = app.agent();
+    const page = await startAndPick(agent);
+    await agent
+      .post('/auth/facebook/choose')
+      .type('form')
+      .send(`_csrf=${encodeURIComponent(csrfFrom(page.text))}&account=${PAGES.trail.ig}`);
+    const again = await agent.get('/auth/facebook/choose');
+    expect(again.status).toBe(410);
+    expect(again.text).toContain('data-error-code="CHOICE_EXPIRED"');
+    expect(again.text).toContain('href="/auth/facebook"');
+    expect(again.text).not.toContain('href="/auth/instagram"');
+  });
+
   it('when the person has exactly one account, then the picker is skipped', async () => {
     const agent = app.agent();
     const answer = await finishCallback(agent, await authorizeFacebook(agent, { person: SAM }));
     expect(answer.status).toBe(303);
     expect(answer.headers.location).toBe('/account');
     expect(await rows()).toHaveLength(1);
+  });
+
+  it('when a connection is stored, then its token is the Page token got with the long-lived user token: it never expires', async () => {
+    const agent = app.agent();
+    await finishCallback(agent, await authorizeFacebook(agent, { person: SAM }));
+    const [row] = await rows();
+    const token = storedToken(app, row as NonNullable<typeof row>);
+    expect(app.sandbox.facebook.tokenInfo(token)).toMatchObject({ type: 'PAGE', lifetime: 'long', expiresAt: null });
+  });
+
+  it('when business_management is not granted, then the person is told that business-owned Pages are not listed', async () => {
+    const agent = app.agent();
+    const callback = await authorizeFacebook(agent, {
+      person: ALEX,
+      scopes: ['instagram_basic', 'pages_show_list'],
+    });
+    await agent.get(new URL(callback).pathname + new URL(callback).search);
+    const page = await agent.get('/auth/facebook/choose');
+    expect(page.text).not.toContain(`@${PAGES.pixel.ig}`);
+    expect(page.text).toContain('Business management');
   });
 
   it('when the person is not a tester of the app, then Facebook refuses and nothing is stored', async () => {

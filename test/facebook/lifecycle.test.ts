@@ -108,6 +108,21 @@ describe('Facebook Login for Business: lifecycle', () => {
     expect(facebook().calls.fb_exchange).toBe(0);
   });
 
+  it('when a check of a Facebook connection is throttled, then the status page names Facebook, not Instagram', async () => {
+    const agent = await connectSam();
+    const before = await agent.get('/account');
+    expect(before.text).toContain('igconnect checks the connection with Facebook');
+    facebook().script('fb_ig_user', facebook().graphError(4, undefined, 'Application request limit reached'));
+    await agent
+      .post(formAction(before.text, 'validate'))
+      .type('form')
+      .send({ _csrf: csrfFrom(before.text) });
+    const after = await agent.get('/account');
+    expect(after.text).toContain('data-last-validation="throttled"');
+    expect(after.text).toContain('Facebook asked us to slow down');
+    expect(after.text).not.toMatch(/Instagram (asked us|did not answer)|checks the connection with Instagram/);
+  });
+
   it('when Meta deauthorizes the Facebook user, then every connection that person made through Facebook goes, and no other', async () => {
     await connectAlexBoth();
     await connect(app.agent(), { account: ODD_ACCOUNT.igUserId });

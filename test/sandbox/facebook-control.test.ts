@@ -196,6 +196,22 @@ describe('sandbox Facebook control: scripts, counters, seeding, callbacks, the a
     expect(() => fb().issueTokens(ALEX.id, { pageIds: [PAGES.harbor.id] })).toThrow(/has no Page/);
   });
 
+  it('when an Instagram account behind a Page is renamed, then the Graph answers with the new name, same id', async () => {
+    const seeded = fb().issueTokens(ALEX.id, { pageIds: [PAGES.sunny.id] });
+    const changed = fb().updateInstagramAccount(PAGES.sunny.ig, { username: 'renamed.bakery', name: 'Renamed' });
+    expect(changed).toMatchObject({ id: PAGES.sunny.ig, username: 'renamed.bakery', name: 'Renamed' });
+    const profile = await getJson(
+      igUserUrl(sandbox.base, PAGES.sunny.ig, 'username,name'),
+      bearer(seeded.pages[0]?.accessToken ?? ''),
+    );
+    expect(profile.body).toEqual({ username: 'renamed.bakery', name: 'Renamed', id: PAGES.sunny.ig });
+    expect(() => fb().updateInstagramAccount(PAGES.harbor.ig.replace(/3$/, '5'), { username: 'x' })).toThrow(
+      /no sandbox Instagram account/,
+    );
+    sandbox.control.reset();
+    expect(fb().people()[0]?.pages[0]?.instagram?.username).toBe('sunny.bakery');
+  });
+
   it('when an unknown person id is used, then control methods throw', async () => {
     expect(() => fb().revokeTokens('123')).toThrow(/no sandbox Facebook person/);
     expect(() => fb().issueTokens('123')).toThrow(/no sandbox Facebook person/);

@@ -1,16 +1,20 @@
 import { TRANSACTION_TTL_MS } from '../../src/auth/transaction-store';
-import { authorize, connect, finishCallback, pathOf, startTestApp, type TestApp } from '../support/harness';
+import { finishCallback, pathOf, startTestApp, type TestApp } from '../support/harness';
+import { FACEBOOK, INSTAGRAM, PROVIDERS } from '../support/providers';
 import { connectionRows, signedInPage, storedTokens } from './security-support';
 
 /**
- * Hostile input on GET /auth/instagram/callback. The safe outcome is always: a 4xx page (never a 500),
- * no token request to Instagram, nothing stored, and nothing from the query reflected.
+ * Hostile input on each callback (/auth/<provider>/callback). The safe outcome is always: a 4xx page
+ * (never a 500), no code exchange at the provider, nothing stored, and nothing from the query reflected.
  */
-describe('security: callback', () => {
+describe.each(PROVIDERS)('security: callback (%s)', (_name, p) => {
   let app: TestApp;
+  const authorize = p.authorize;
+  const connect = p.connect;
+  const codeExchanges = () => p.calls(app, 'code');
 
   beforeEach(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: p.env });
   });
   afterEach(async () => {
     await app.close();
@@ -19,7 +23,7 @@ describe('security: callback', () => {
   const expectRefused = async (response: { status: number; text: string }, code = 'STATE_INVALID') => {
     expect(response.status).toBe(400);
     expect(response.text).toContain(`data-error-code="${code}"`);
-    expect(app.sandbox.calls.token).toBe(0);
+    expect(codeExchanges()).toBe(0);
     expect(await connectionRows(app)).toHaveLength(0);
   };
 
@@ -41,7 +45,7 @@ describe('security: callback', () => {
     const victim = app.agent();
     const attacker = app.agent();
     const victimCallback = await authorize(victim);
-    await attacker.get('/auth/instagram');
+    await attacker.get(p.startPath);
     await expectRefused(await attacker.get(pathOf(victimCallback)));
     expect((await victim.get(pathOf(victimCallback))).status).toBe(303);
   });
@@ -65,25 +69,25 @@ describe('security: callback', () => {
     const replay = await agent.get(pathOf(url));
     expect(replay.status).toBe(400);
     expect(replay.text).toContain('data-error-code="STATE_INVALID"');
-    expect(app.sandbox.calls.token).toBe(1);
+    expect(codeExchanges()).toBe(1);
   });
 
   it('when the exchange failed once, then retrying the same callback does not spend the code again', async () => {
     const agent = app.agent();
     const url = await authorize(agent);
-    app.sandbox.script('token', { status: 500, body: 'upstream exploded' });
+    p.script(app, p.steps.code, { status: 500, body: 'upstream exploded' });
     expect((await finishCallback(agent, url)).status).toBe(503);
     const retry = await agent.get(pathOf(url));
     expect(retry.status).toBe(400);
-    expect(app.sandbox.calls.token).toBe(1);
+    expect(codeExchanges()).toBe(1);
     expect(await connectionRows(app)).toHaveLength(0);
   });
 
   it('when an error arrives with a forged state, then the state failure wins and the description is not reflected', async () => {
     const agent = app.agent();
-    await agent.get('/auth/instagram');
+    await agent.get(p.startPath);
     const response = await agent.get(
-      '/auth/instagram/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state=forged',
+      `${p.callbackPath}?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state=forged`,
     );
     await expectRefused(response);
     expect(response.text).not.toContain('<script>alert(1)');
@@ -93,7 +97,7 @@ describe('security: callback', () => {
     const response = await connect(app.agent(), { decision: 'deny' });
     expect(response.status).toBe(200);
     expect(response.text).toContain('data-error-code="CONNECT_CANCELLED"');
-    expect(app.sandbox.calls.token).toBe(0);
+    expect(codeExchanges()).toBe(0);
     expect(await connectionRows(app)).toHaveLength(0);
   });
 
@@ -107,7 +111,7 @@ describe('security: callback', () => {
     expect(response.status).toBe(502);
     expect(response.text).toContain('data-error-code="PROVIDER_REJECTED"');
     expect(response.text).not.toContain('onerror');
-    expect(app.sandbox.calls.token).toBe(0);
+    expect(codeExchanges()).toBe(0);
   });
 
   it.each([
@@ -146,17 +150,17 @@ describe('security: callback', () => {
     tamper(url);
     const response = await agent.get(pathOf(url.href));
     expect(response.status).toBe(400);
-    expect(app.sandbox.calls.token).toBe(0);
+    expect(codeExchanges()).toBe(0);
     expect(await connectionRows(app)).toHaveLength(0);
   });
 
   it('when the query string is malformed percent-encoding, then it is a 4xx, never a 500', async () => {
     const agent = app.agent();
-    await agent.get('/auth/instagram');
-    const response = await agent.get('/auth/instagram/callback?state=%E0%A4%A&code=%zz');
+    await agent.get(p.startPath);
+    const response = await agent.get(`${p.callbackPath}?state=%E0%A4%A&code=%zz`);
     expect(response.status).toBeGreaterThanOrEqual(400);
     expect(response.status).toBeLessThan(500);
-    expect(app.sandbox.calls.token).toBe(0);
+    expect(codeExchanges()).toBe(0);
   });
 
   it('when an implicit-flow access_token is injected into the callback, then it is ignored and never stored', async () => {
@@ -169,18 +173,15 @@ describe('security: callback', () => {
     const tokens = await storedTokens(app);
     expect(tokens).toHaveLength(1);
     expect(tokens[0]).not.toBe(injected);
-    expect(app.sandbox.tokenInfo(tokens[0] ?? '')?.kind).toBe('long');
+    p.expectKeptToken(app, tokens[0] ?? '');
   });
 
   it('when the callback is posted instead of followed, then it is not found and nothing is exchanged', async () => {
     const agent = app.agent();
     const url = new URL(await authorize(agent));
-    const response = await agent
-      .post('/auth/instagram/callback')
-      .type('form')
-      .send(Object.fromEntries(url.searchParams));
+    const response = await agent.post(p.callbackPath).type('form').send(Object.fromEntries(url.searchParams));
     expect(response.status).toBe(404);
-    expect(app.sandbox.calls.token).toBe(0);
+    expect(codeExchanges()).toBe(0);
   });
 
   it('when the callback succeeds, then it redirects to a clean URL with no code or state, uncached', async () => {
@@ -196,15 +197,15 @@ describe('security: callback', () => {
     const url = await authorize(agent);
     const responses = await Promise.all(Array.from({ length: 6 }, () => agent.get(pathOf(url))));
     expect(responses.map((r) => r.status).sort()).toEqual([303, 400, 400, 400, 400, 400]);
-    expect(app.sandbox.calls.token).toBe(1);
+    expect(codeExchanges()).toBe(1);
     expect(await connectionRows(app)).toHaveLength(1);
   });
 
   it('when three people connect different accounts at the same moment, then each sees only their own account', async () => {
-    const accounts = app.sandbox.accounts().filter((a) => a.tester);
+    const accounts = p.accounts;
     const people = accounts.map((account) => ({ account, agent: app.agent() }));
-    const callbacks = await Promise.all(people.map((p) => authorize(p.agent, { account: p.account.igUserId })));
-    const results = await Promise.all(people.map((p, i) => p.agent.get(pathOf(callbacks[i] ?? ''))));
+    const callbacks = await Promise.all(people.map((person) => authorize(person.agent, { account: person.account })));
+    const results = await Promise.all(people.map((person, i) => person.agent.get(pathOf(callbacks[i] ?? ''))));
     expect(results.map((r) => r.status)).toEqual(people.map(() => 303));
     const rows = await connectionRows(app);
     expect(new Set(rows.map((r) => r.user_id)).size).toBe(people.length);
@@ -218,15 +219,42 @@ describe('security: callback', () => {
   });
 
   it("when people's callbacks are swapped while all connect at once, then every swapped callback fails and nothing is mixed up", async () => {
-    const accounts = app.sandbox.accounts().filter((a) => a.tester);
+    const accounts = p.accounts;
     const people = accounts.map((account) => ({ account, agent: app.agent() }));
-    const callbacks = await Promise.all(people.map((p) => authorize(p.agent, { account: p.account.igUserId })));
+    const callbacks = await Promise.all(people.map((person) => authorize(person.agent, { account: person.account })));
     // Each person's browser receives the next person's callback URL.
     const swapped = await Promise.all(
-      people.map((p, i) => p.agent.get(pathOf(callbacks[(i + 1) % callbacks.length] ?? ''))),
+      people.map((person, i) => person.agent.get(pathOf(callbacks[(i + 1) % callbacks.length] ?? ''))),
     );
     expect(swapped.map((r) => r.status)).toEqual(people.map(() => 400));
-    expect(app.sandbox.calls.token).toBe(0);
+    expect(codeExchanges()).toBe(0);
     expect(await connectionRows(app)).toHaveLength(0);
+  });
+});
+
+/** A state belongs to the provider it was minted for: each callback refuses the other's (both configured). */
+describe.each(PROVIDERS)('security: a %s callback brought to the other way in', (_name, p) => {
+  let app: TestApp;
+  const other = p.id === 'instagram' ? FACEBOOK : INSTAGRAM;
+
+  beforeEach(async () => {
+    app = await startTestApp({ env: FACEBOOK.env });
+  });
+  afterEach(async () => {
+    await app.close();
+  });
+
+  it("when its code and state arrive at the other provider's callback, then it is refused, no code is exchanged, and the flow still finishes where it belongs", async () => {
+    const agent = app.agent();
+    const url = new URL(await p.authorize(agent));
+    const misrouted = await agent.get(`${other.callbackPath}${url.search}`);
+    expect(misrouted.status).toBe(400);
+    expect(misrouted.text).toContain('data-error-code="STATE_INVALID"');
+    expect(p.calls(app, 'code')).toBe(0);
+    expect(other.calls(app, 'code')).toBe(0);
+    expect(await connectionRows(app)).toHaveLength(0);
+    const finished = await agent.get(pathOf(url.href));
+    expect(finished.status).toBe(303);
+    expect((await connectionRows(app)).map((r) => r.provider)).toEqual([p.id]);
   });
 });

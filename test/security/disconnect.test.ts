@@ -1,15 +1,18 @@
-import { connect, ODD_ACCOUNT, startTestApp, type TestApp } from '../support/harness';
+import { startTestApp, type TestApp } from '../support/harness';
+import { PROVIDERS } from '../support/providers';
 import { connectionRows, csrfFrom, disconnectPaths } from './security-support';
 
 /**
  * Disconnect (POST /account/connections/:id/disconnect): a forged or cross-site request deletes
  * nothing, another person's id is not found, malformed input is a 4xx.
  */
-describe('security: disconnect', () => {
+describe.each(PROVIDERS)('security: disconnect (%s)', (_name, p) => {
   let app: TestApp;
+  const connect = p.connect;
+  const [odd, other] = p.accounts;
 
   beforeEach(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: p.env });
   });
   afterEach(async () => {
     await app.close();
@@ -17,7 +20,7 @@ describe('security: disconnect', () => {
 
   async function victim() {
     const agent = app.agent();
-    await connect(agent, { account: ODD_ACCOUNT.igUserId });
+    await connect(agent, { account: odd });
     const page = await agent.get('/account');
     const path = disconnectPaths(page.text)[0] ?? '';
     return { agent, path, csrf: csrfFrom(page.text) };
@@ -51,8 +54,7 @@ describe('security: disconnect', () => {
   it("when an attacker sends their own valid form token with the victim's cookie, then it is refused", async () => {
     const { agent, path } = await victim();
     const attacker = app.agent();
-    const [, other] = app.sandbox.accounts().filter((a) => a.tester);
-    await connect(attacker, { account: other?.igUserId });
+    await connect(attacker, { account: other });
     const attackerToken = csrfFrom((await attacker.get('/account')).text);
     const response = await agent.post(path).type('form').send({ _csrf: attackerToken });
     expect(response.status).toBe(403);
@@ -82,11 +84,10 @@ describe('security: disconnect', () => {
 
   it("when a person posts someone else's connection id with their own valid token, then it is not found", async () => {
     const owner = await victim();
-    const other = app.agent();
-    const [, second] = app.sandbox.accounts().filter((a) => a.tester);
-    await connect(other, { account: second?.igUserId });
-    const token = csrfFrom((await other.get('/account')).text);
-    const response = await other.post(owner.path).type('form').send({ _csrf: token });
+    const stranger = app.agent();
+    await connect(stranger, { account: other });
+    const token = csrfFrom((await stranger.get('/account')).text);
+    const response = await stranger.post(owner.path).type('form').send({ _csrf: token });
     expect(response.status).toBe(404);
     expect(await connectionRows(app)).toHaveLength(2);
   });
@@ -117,7 +118,7 @@ describe('security: disconnect', () => {
   it('when a signed-out browser posts a disconnect, then it is refused', async () => {
     const { path } = await victim();
     const stranger = app.agent();
-    await stranger.get('/auth/instagram'); // a session, but nobody signed in
+    await stranger.get(p.startPath); // a session, but nobody signed in
     const response = await stranger.post(path).type('form').send({ _csrf: 'anything' });
     expect(response.status).toBe(403);
     await expectNothingDeleted();

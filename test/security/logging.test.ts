@@ -1,20 +1,15 @@
-import {
-  authorize,
-  connect,
-  finishCallback,
-  pathOf,
-  startTestApp,
-  TEST_SESSION_SECRET,
-  type TestApp,
-} from '../support/harness';
+import { finishCallback, pathOf, startTestApp, TEST_SESSION_SECRET, type TestApp } from '../support/harness';
+import { PROVIDERS } from '../support/providers';
 import { setCookies, storedTokens } from './security-support';
 
 /** Logs under hostile input: nothing secret is written, whatever the attacker sends or the provider answers. */
-describe('security: logging', () => {
+describe.each(PROVIDERS)('security: logging (%s)', (_name, p) => {
   let app: TestApp;
+  const authorize = p.authorize;
+  const connect = p.connect;
 
   beforeEach(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: p.env });
   });
   afterEach(async () => {
     await app.close();
@@ -44,16 +39,11 @@ describe('security: logging', () => {
 
   it('when a whole flow runs at debug level, then no token, secret or state is logged', async () => {
     const agent = app.agent();
-    const start = await agent.get('/auth/instagram');
+    const start = await agent.get(p.startPath);
     const state = new URL(start.headers.location as string).searchParams.get('state') ?? '';
     await connect(agent);
     const [token] = await storedTokens(app);
-    for (const secret of [
-      token ?? 'missing',
-      state,
-      TEST_SESSION_SECRET,
-      app.container.config.providers.instagram!.appSecret,
-    ]) {
+    for (const secret of [token ?? 'missing', state, TEST_SESSION_SECRET, p.callbackSecret(app)]) {
       expect(log()).not.toContain(secret);
     }
   });
@@ -62,10 +52,24 @@ describe('security: logging', () => {
     const leaked = 'IGAAproviderleak0123456789abcdef';
     const agent = app.agent();
     const url = await authorize(agent);
-    app.sandbox.script('token', { status: 500, body: `failure for access_token=${leaked}` });
+    p.script(app, p.steps.code, { status: 500, body: `failure for access_token=${leaked}` });
     expect((await finishCallback(agent, url)).status).toBe(503);
     expect(log()).not.toContain(leaked);
   });
+});
+
+/** What the request log does with hostile input that belongs to no flow. */
+describe('security: logging (any provider)', () => {
+  let app: TestApp;
+
+  beforeEach(async () => {
+    app = await startTestApp();
+  });
+  afterEach(async () => {
+    await app.close();
+  });
+
+  const log = () => app.logs.join('');
 
   it('when a token is pasted into a URL path, then the logged path has it removed', async () => {
     const pasted = 'IGAApastedintopath0123456789abcdef';

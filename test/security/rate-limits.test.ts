@@ -3,18 +3,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { DEFAULT_RELIABILITY } from '../../src/config/reliability-config';
 import { MINUTE } from '../../src/shared/clock';
-import { authorize, pathOf, startTestApp, type TestApp } from '../support/harness';
+import { pathOf, startTestApp, type TestApp } from '../support/harness';
+import { FACEBOOK, INSTAGRAM, PROVIDERS } from '../support/providers';
 
 /**
  * Rate limits on the start route, the callback and webhooks: counted in the database per client
  * address and window, so they hold across instances and cannot be reset by a forged header.
  */
-describe('security: rate limits', () => {
+describe.each(PROVIDERS)('security: rate limits (%s)', (_name, p) => {
   let app: TestApp;
+  const start = p.startPath;
+  const deauthorize = p.webhookPath('deauthorize');
 
   beforeEach(async () => {
     app = await startTestApp({
-      env: { RATE_LIMIT_START: '3', RATE_LIMIT_CALLBACK: '3', RATE_LIMIT_WEBHOOKS: '3' },
+      env: { ...p.env, RATE_LIMIT_START: '3', RATE_LIMIT_CALLBACK: '3', RATE_LIMIT_WEBHOOKS: '3' },
     });
   });
   afterEach(async () => {
@@ -25,8 +28,8 @@ describe('security: rate limits', () => {
     (await app.container.db.selectFrom('oauth_transactions').selectAll().execute()).length;
 
   it('when one address starts more attempts than allowed, then it gets a 429 page with Retry-After and nothing is created', async () => {
-    for (let i = 0; i < 3; i++) expect((await app.agent().get('/auth/instagram')).status).toBe(302);
-    const refused = await app.agent().get('/auth/instagram');
+    for (let i = 0; i < 3; i++) expect((await app.agent().get(start)).status).toBe(302);
+    const refused = await app.agent().get(start);
     expect(refused.status).toBe(429);
     expect(refused.text).toContain('data-error-code="RATE_LIMITED"');
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
@@ -37,16 +40,16 @@ describe('security: rate limits', () => {
 
   it('when one address hammers the callback, then the extra callbacks get 429 and never reach the token endpoint', async () => {
     const agent = app.agent();
-    const url = await authorize(agent);
-    for (let i = 0; i < 3; i++) await app.agent().get('/auth/instagram/callback?state=guess&code=x');
+    const url = await p.authorize(agent);
+    for (let i = 0; i < 3; i++) await app.agent().get(`${p.callbackPath}?state=guess&code=x`);
     const refused = await agent.get(pathOf(url));
     expect(refused.status).toBe(429);
-    expect(app.sandbox.calls.token).toBe(0);
+    expect(p.calls(app, 'code')).toBe(0);
   });
 
   it('when webhooks are hammered, then the extra calls get a JSON 429 whatever they accept, with no cookie', async () => {
-    for (let i = 0; i < 3; i++) await app.agent().post('/webhooks/instagram/deauthorize');
-    const refused = await app.agent().post('/webhooks/instagram/deauthorize').set('Accept', 'text/html');
+    for (let i = 0; i < 3; i++) await app.agent().post(deauthorize);
+    const refused = await app.agent().post(deauthorize).set('Accept', 'text/html');
     expect(refused.status).toBe(429);
     expect(refused.headers['content-type']).toMatch(/application\/json/);
     expect(refused.body).toEqual({ error: { code: 'RATE_LIMITED' } });
@@ -55,30 +58,30 @@ describe('security: rate limits', () => {
   });
 
   it('when the window has passed, then the same address is allowed again', async () => {
-    for (let i = 0; i < 4; i++) await app.agent().get('/auth/instagram');
+    for (let i = 0; i < 4; i++) await app.agent().get(start);
     app.clock.advance(MINUTE);
-    expect((await app.agent().get('/auth/instagram')).status).toBe(302);
+    expect((await app.agent().get(start)).status).toBe(302);
   });
 
   it('when a client forges X-Forwarded-For without a trusted proxy, then it cannot escape its count', async () => {
-    for (let i = 0; i < 3; i++) await app.agent().get('/auth/instagram').set('X-Forwarded-For', `203.0.113.${i}`);
-    const refused = await app.agent().get('/auth/instagram').set('X-Forwarded-For', '198.51.100.7');
+    for (let i = 0; i < 3; i++) await app.agent().get(start).set('X-Forwarded-For', `203.0.113.${i}`);
+    const refused = await app.agent().get(start).set('X-Forwarded-For', '198.51.100.7');
     expect(refused.status).toBe(429);
   });
 
   it('when ten requests race for the last three places, then exactly three get through', async () => {
-    const responses = await Promise.all(Array.from({ length: 10 }, () => app.agent().get('/auth/instagram')));
+    const responses = await Promise.all(Array.from({ length: 10 }, () => app.agent().get(start)));
     expect(responses.filter((r) => r.status === 302)).toHaveLength(3);
     expect(responses.filter((r) => r.status === 429)).toHaveLength(7);
   });
 
   it('when many windows have passed, then their counters are swept without a timer', async () => {
-    await app.agent().get('/auth/instagram');
+    await app.agent().get(start);
     app.clock.advance(2 * MINUTE);
     // The sweep runs on every 200th counted request.
     for (let i = 0; i < 199; i++) {
       app.clock.advance(MINUTE);
-      await app.agent().post('/webhooks/instagram/deauthorize');
+      await app.agent().post(deauthorize);
     }
     const rows = await app.container.db.selectFrom('rate_limits').selectAll().execute();
     expect(rows.filter((r) => r.bucket.startsWith('auth-start|'))).toHaveLength(0);
@@ -86,6 +89,25 @@ describe('security: rate limits', () => {
   });
 });
 
+describe('security: rate limits across both ways in', () => {
+  let app: TestApp;
+
+  beforeEach(async () => {
+    app = await startTestApp({ env: { ...FACEBOOK.env, RATE_LIMIT_START: '3' } });
+  });
+  afterEach(async () => {
+    await app.close();
+  });
+
+  it('when one address alternates between the start routes, then they share one count', async () => {
+    expect((await app.agent().get(INSTAGRAM.startPath)).status).toBe(302);
+    expect((await app.agent().get(FACEBOOK.startPath)).status).toBe(302);
+    expect((await app.agent().get(INSTAGRAM.startPath)).status).toBe(302);
+    expect((await app.agent().get(FACEBOOK.startPath)).status).toBe(429);
+  });
+});
+
+// How clients are told apart and counted is the same for every route: these run on Instagram's start route.
 describe('security: rate limits behind a trusted proxy and across instances', () => {
   let dir: string;
   let apps: TestApp[] = [];

@@ -1,4 +1,5 @@
-import { connect, startTestApp, type TestApp } from '../support/harness';
+import { startTestApp, type TestApp } from '../support/harness';
+import { FACEBOOK, PROVIDERS } from '../support/providers';
 import { PRODUCTION_ORIGIN, rawGet, startHttpsApp } from './security-support';
 
 /**
@@ -9,7 +10,8 @@ describe('security: HTTP to HTTPS redirect behind a TLS proxy', () => {
   let app: TestApp;
 
   beforeAll(async () => {
-    app = await startHttpsApp();
+    // Both ways in configured, so that both providers' callbacks exist.
+    app = await startHttpsApp({}, FACEBOOK);
   });
   afterAll(async () => {
     await app.close();
@@ -40,7 +42,7 @@ describe('security: HTTP to HTTPS redirect behind a TLS proxy', () => {
     expect(new URL(response.headers.location as string).origin).toBe(PRODUCTION_ORIGIN);
   });
 
-  it.each(['/webhooks/instagram/deauthorize', '/healthz', '/readyz'])(
+  it.each(['/webhooks/instagram/deauthorize', '/webhooks/facebook/data-deletion', '/healthz', '/readyz'])(
     'when %s is called over plain http, then it is never redirected',
     async (path) => {
       const response = await app.agent().get(path);
@@ -75,11 +77,11 @@ describe('security: proxy headers without TRUST_PROXY', () => {
   });
 });
 
-describe('security: no open redirect after connecting', () => {
+describe.each(PROVIDERS)('security: no open redirect after connecting (%s)', (_name, p) => {
   let app: TestApp;
 
   beforeAll(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: p.env });
   });
   afterAll(async () => {
     await app.close();
@@ -89,9 +91,9 @@ describe('security: no open redirect after connecting', () => {
     'when the start URL carries %s, then the flow still ends on /account',
     async (query) => {
       const agent = app.agent();
-      const start = await agent.get(`/auth/instagram?${query}`);
+      const start = await agent.get(`${p.startPath}?${query}`);
       expect(start.headers.location).not.toContain('evil.example');
-      const done = await connect(agent);
+      const done = await p.connect(agent);
       expect(done.status).toBe(303);
       expect(done.headers.location).toBe('/account');
     },

@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { tokenAad } from '../../src/connections/token-vault';
 import { type Agent, startTestApp, type TestApp } from '../support/harness';
+import { INSTAGRAM, type ProviderCase } from '../support/providers';
 
 /** Helpers shared by the hostile-input suite. Every case runs against the real app and sandbox over HTTP. */
 
@@ -8,16 +9,17 @@ export const PRODUCTION_ORIGIN = 'https://connect.example.com';
 
 /**
  * The app as deployed behind a TLS proxy: PUBLIC_URL https, TRUST_PROXY on for loopback, while the
- * Instagram URLs still reach the sandbox on the loopback port (test mode allows http there).
+ * provider's URLs still reach the sandbox on the loopback port (test mode allows http there).
  */
-export function startHttpsApp(extra: Record<string, string> = {}): Promise<TestApp> {
+export function startHttpsApp(
+  extra: Record<string, string> = {},
+  provider: ProviderCase = INSTAGRAM,
+): Promise<TestApp> {
   return startTestApp({
     env: (url) => ({
       PUBLIC_URL: PRODUCTION_ORIGIN,
       TRUST_PROXY: 'loopback',
-      INSTAGRAM_AUTHORIZE_URL: `${url}/sandbox/oauth/authorize`,
-      INSTAGRAM_TOKEN_URL: `${url}/sandbox/oauth/access_token`,
-      INSTAGRAM_GRAPH_URL: `${url}/sandbox/graph`,
+      ...provider.endpointsAt(url),
       ...extra,
     }),
   });

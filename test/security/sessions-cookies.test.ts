@@ -1,5 +1,6 @@
 import { DAY } from '../../src/shared/clock';
-import { connect, sessionCookie, startTestApp, type TestApp } from '../support/harness';
+import { sessionCookie, startTestApp, type TestApp } from '../support/harness';
+import { PROVIDERS } from '../support/providers';
 import {
   csrfFrom,
   SIGNED_OUT_MARKER,
@@ -10,18 +11,19 @@ import {
 } from './security-support';
 
 /** Session cookies and session lifetime: fixation, tampering, expiry, and what a cookie may carry. */
-describe('security: sessions and cookies', () => {
+describe.each(PROVIDERS)('security: sessions and cookies (%s)', (_name, p) => {
   let app: TestApp;
+  const connect = p.connect;
 
   beforeEach(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: p.env });
   });
   afterEach(async () => {
     await app.close();
   });
 
   it('when a session cookie is set, then it is HttpOnly, SameSite=Lax, path / and not the default name', async () => {
-    const cookie = setCookies(await app.agent().get('/auth/instagram'))[0] ?? '';
+    const cookie = setCookies(await app.agent().get(p.startPath))[0] ?? '';
     expect(cookie).toMatch(/^igconnect\.sid=/);
     expect(cookie).toContain('HttpOnly');
     expect(cookie).toContain('SameSite=Lax');
@@ -29,15 +31,9 @@ describe('security: sessions and cookies', () => {
     expect(cookie).not.toMatch(/Domain=/i);
   });
 
-  it('when someone only looks at the home page, then no session and no cookie are created', async () => {
-    const response = await app.agent().get('/');
-    expect(response.headers['set-cookie']).toBeUndefined();
-    expect(await app.container.db.selectFrom('sessions').selectAll().execute()).toHaveLength(0);
-  });
-
   it('when an attacker plants a session id before the victim connects, then the victim ends up with a new one', async () => {
     const agent = app.agent();
-    const planted = sessionCookie(await agent.get('/auth/instagram'));
+    const planted = sessionCookie(await agent.get(p.startPath));
     const after = sessionCookie(await connect(agent));
     expect(planted).toBeDefined();
     expect(after).toBeDefined();
@@ -62,7 +58,7 @@ describe('security: sessions and cookies', () => {
   it('when a cookie names a session id that does not exist, then no session is adopted under that id', async () => {
     const response = await app
       .agent()
-      .get('/auth/instagram')
+      .get(p.startPath)
       .set('Cookie', 'igconnect.sid=s%3Aattacker-chosen-id.invalidsignature');
     const issued = sessionCookie(response) ?? '';
     expect(issued).not.toContain('attacker-chosen-id');
@@ -122,18 +118,36 @@ describe('security: sessions and cookies', () => {
   });
 });
 
-describe('security: production cookies behind a TLS proxy', () => {
+/** Behaviour of the session layer itself, whichever way in is configured. */
+describe('security: sessions and cookies (any provider)', () => {
+  let app: TestApp;
+
+  beforeEach(async () => {
+    app = await startTestApp();
+  });
+  afterEach(async () => {
+    await app.close();
+  });
+
+  it('when someone only looks at the home page, then no session and no cookie are created', async () => {
+    const response = await app.agent().get('/');
+    expect(response.headers['set-cookie']).toBeUndefined();
+    expect(await app.container.db.selectFrom('sessions').selectAll().execute()).toHaveLength(0);
+  });
+});
+
+describe.each(PROVIDERS)('security: production cookies behind a TLS proxy (%s)', (_name, p) => {
   let app: TestApp;
 
   beforeAll(async () => {
-    app = await startHttpsApp();
+    app = await startHttpsApp({}, p);
   });
   afterAll(async () => {
     await app.close();
   });
 
   it('when PUBLIC_URL is https, then the session cookie is Secure with the __Host- prefix and no Domain', async () => {
-    const response = await app.agent().get('/auth/instagram').set('X-Forwarded-Proto', 'https');
+    const response = await app.agent().get(p.startPath).set('X-Forwarded-Proto', 'https');
     expect(response.status).toBe(302);
     const cookie = setCookies(response)[0] ?? '';
     expect(cookie).toMatch(/^__Host-igconnect\.sid=/);
@@ -142,7 +156,7 @@ describe('security: production cookies behind a TLS proxy', () => {
     expect(cookie).toContain('HttpOnly');
     expect(cookie).not.toMatch(/Domain=/i);
     expect(new URL(response.headers.location as string).searchParams.get('redirect_uri')).toBe(
-      `${PRODUCTION_ORIGIN}/auth/instagram/callback`,
+      `${PRODUCTION_ORIGIN}${p.callbackPath}`,
     );
   });
 

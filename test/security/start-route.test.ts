@@ -1,33 +1,34 @@
 import { hashState } from '../../src/auth/transaction-store';
 import { startTestApp, type TestApp } from '../support/harness';
+import { PROVIDERS } from '../support/providers';
 import { setCookies } from './security-support';
 
-/** Hostile input on GET /auth/instagram: the authorization URL is built from server values only. */
-describe('security: start route', () => {
+/** Hostile input on each start route (/auth/<provider>): the authorization URL is built from server values only. */
+describe.each(PROVIDERS)('security: start route (%s)', (_name, p) => {
   let app: TestApp;
 
   beforeAll(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: p.env });
   });
   afterAll(async () => {
     await app.close();
   });
 
   const start = async (query = '', headers: Record<string, string> = {}) => {
-    const response = await app.agent().get(`/auth/instagram${query}`).set(headers);
+    const response = await app.agent().get(`${p.startPath}${query}`).set(headers);
     expect(response.status).toBe(302);
     return { response, location: new URL(response.headers.location as string) };
   };
 
   it.each([
-    ['client_id', 'client_id=evil-app', 'client_id', () => app.container.config.providers.instagram!.appId],
+    ['client_id', 'client_id=evil-app', 'client_id', () => p.clientId(app)],
     [
       'redirect_uri',
       'redirect_uri=https%3A%2F%2Fevil.example%2Fcb',
       'redirect_uri',
-      () => `${app.url}/auth/instagram/callback`,
+      () => `${app.url}${p.callbackPath}`,
     ],
-    ['scope', 'scope=instagram_business_manage_messages', 'scope', () => 'instagram_business_basic'],
+    ['scope', 'scope=instagram_business_manage_messages', 'scope', () => p.defaultScope],
     ['response_type', 'response_type=token', 'response_type', () => 'code'],
   ])(
     'when the attacker adds %s to the start URL, then the authorization URL keeps the server value',
@@ -46,7 +47,7 @@ describe('security: start route', () => {
   it('when the Host header names another site, then the redirect and redirect_uri stay on PUBLIC_URL', async () => {
     const { location } = await start('', { Host: 'evil.example', 'X-Forwarded-Host': 'evil.example' });
     expect(location.origin).toBe(app.url);
-    expect(location.searchParams.get('redirect_uri')).toBe(`${app.url}/auth/instagram/callback`);
+    expect(location.searchParams.get('redirect_uri')).toBe(`${app.url}${p.callbackPath}`);
   });
 
   it('when two attempts start, then each gets its own unpredictable state of at least 256 bits', async () => {
@@ -82,7 +83,7 @@ describe('security: start route', () => {
 
   it('when the start route is posted to, then it is not found and no attempt is recorded', async () => {
     const before = await app.container.db.selectFrom('oauth_transactions').selectAll().execute();
-    const response = await app.agent().post('/auth/instagram').type('form').send({ scope: 'x' });
+    const response = await app.agent().post(p.startPath).type('form').send({ scope: 'x' });
     expect(response.status).toBe(404);
     const after = await app.container.db.selectFrom('oauth_transactions').selectAll().execute();
     expect(after).toHaveLength(before.length);
@@ -90,7 +91,7 @@ describe('security: start route', () => {
 
   it('when the start URL carries a repeated or bracketed parameter, then it still answers 302 with server values', async () => {
     const { location } = await start('?scope=a&scope=b&client_id[x]=1&redirect_uri[]=x');
-    expect(location.searchParams.get('scope')).toBe('instagram_business_basic');
-    expect(location.searchParams.get('client_id')).toBe(app.container.config.providers.instagram!.appId);
+    expect(location.searchParams.get('scope')).toBe(p.defaultScope);
+    expect(location.searchParams.get('client_id')).toBe(p.clientId(app));
   });
 });

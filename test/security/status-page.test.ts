@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { TokenCipher } from '../../src/shared/token-cipher';
-import { connect, ODD_ACCOUNT, startTestApp, type TestApp } from '../support/harness';
+import { startTestApp, type TestApp } from '../support/harness';
+import { PROVIDERS } from '../support/providers';
 import { connectionRows, SIGNED_OUT_MARKER, storedTokens } from './security-support';
 
 /** The status page: what it may show, to whom, and that it never breaks or caches. */
-describe('security: status page', () => {
+describe.each(PROVIDERS)('security: status page (%s)', (_name, p) => {
   let app: TestApp;
+  const connect = p.connect;
+  const [odd, other] = p.accounts;
 
   beforeEach(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: p.env });
   });
   afterEach(async () => {
     await app.close();
@@ -22,16 +25,15 @@ describe('security: status page', () => {
   });
 
   it('when an error page is shown, then it is never cacheable', async () => {
-    const response = await app.agent().get('/auth/instagram/callback?state=nope&code=x');
+    const response = await app.agent().get(`${p.callbackPath}?state=nope&code=x`);
     expect(response.status).toBe(400);
     expect(response.headers['cache-control']).toBe('no-store');
   });
 
   it('when accounts are connected, then the page shows fingerprints and never a token', async () => {
     const agent = app.agent();
-    const [first, second] = app.sandbox.accounts().filter((a) => a.tester);
-    await connect(agent, { account: first?.igUserId });
-    await connect(agent, { account: second?.igUserId });
+    await connect(agent, { account: odd });
+    await connect(agent, { account: other });
     const page = await agent.get('/account');
     const tokens = await storedTokens(app);
     expect(tokens).toHaveLength(2);
@@ -39,13 +41,13 @@ describe('security: status page', () => {
     for (const row of await connectionRows(app)) expect(page.text).toContain(row.token_fingerprint);
   });
 
-  it('when Instagram returns a profile with HTML in its name and username, then the page shows it escaped', async () => {
-    app.sandbox.updateProfile(ODD_ACCOUNT.igUserId, {
+  it('when the provider returns a profile with HTML in its name and username, then the page shows it escaped', async () => {
+    p.rename(app, odd, {
       username: '<script>alert(1)</script>',
       name: '"><img src=x onerror=alert(2)>',
     });
     const agent = app.agent();
-    await connect(agent, { account: ODD_ACCOUNT.igUserId });
+    await connect(agent, { account: odd });
     const page = await agent.get('/account');
     expect(page.text).not.toContain('<script>alert(1)');
     expect(page.text).not.toContain('<img src=x');
@@ -53,18 +55,17 @@ describe('security: status page', () => {
   });
 
   it('when a signed-out visitor opens the status page, then no account of anyone is shown', async () => {
-    await connect(app.agent(), { account: ODD_ACCOUNT.igUserId });
+    await connect(app.agent(), { account: odd });
     const page = await app.agent().get('/account');
     expect(page.text).toContain(SIGNED_OUT_MARKER);
-    expect(page.text).not.toContain(ODD_ACCOUNT.igUserId);
+    expect(page.text).not.toContain(odd.igUserId);
     expect(page.text).not.toContain('name="_csrf"');
   });
 
   it('when a stored token was tampered with or uses an unknown key, then the status page still renders', async () => {
     const agent = app.agent();
-    const [first, second] = app.sandbox.accounts().filter((a) => a.tester);
-    await connect(agent, { account: first?.igUserId });
-    await connect(agent, { account: second?.igUserId });
+    await connect(agent, { account: odd });
+    await connect(agent, { account: other });
     const [a, b] = await connectionRows(app);
     await app.container.db
       .updateTable('connections')
@@ -79,8 +80,8 @@ describe('security: status page', () => {
       .execute();
     const page = await agent.get('/account');
     expect(page.status).toBe(200);
-    expect(page.text).toContain(`data-instagram-user-id="${first?.igUserId}"`);
-    expect(page.text).toContain(`data-instagram-user-id="${second?.igUserId}"`);
+    expect(page.text).toContain(`data-instagram-user-id="${odd.igUserId}"`);
+    expect(page.text).toContain(`data-instagram-user-id="${other.igUserId}"`);
   });
 
   it('when an unexpected failure happens on the status page, then a plain 500 page shows no stack or SQL', async () => {
@@ -92,6 +93,18 @@ describe('security: status page', () => {
     expect(page.text).toContain('data-error-code="INTERNAL"');
     expect(page.text).not.toMatch(/at \S+ \(.*:\d+:\d+\)/);
     expect(page.text).not.toMatch(/no such table|SqliteError/i);
+  });
+});
+
+/** What every page carries or refuses, whichever way in is configured. */
+describe('security: status page (any provider)', () => {
+  let app: TestApp;
+
+  beforeEach(async () => {
+    app = await startTestApp();
+  });
+  afterEach(async () => {
+    await app.close();
   });
 
   it('when a page is served, then framing, plugins, <base> and inline scripts are forbidden and nothing is sniffed', async () => {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { tokenAad } from '../../src/connections/token-vault';
 import { countRowsOnOldKeys, keyUsage, rotateTokenKeys } from '../../src/connections/key-rotation';
 import { TokenCipher } from '../../src/shared/token-cipher';
-import { type Agent, connect, startTestApp, type TestApp } from '../support/harness';
+import { type Agent, startTestApp, type TestApp } from '../support/harness';
+import { PROVIDERS } from '../support/providers';
 import { connectionRows, csrfFrom, disconnectPaths, storedTokens } from './security-support';
 
 /**
@@ -20,7 +21,8 @@ function rawDatabaseBytes(dbFile: string): string {
   return parts.join('\n');
 }
 
-describe('security: tokens at rest and key rotation', () => {
+describe.each(PROVIDERS)('security: tokens at rest and key rotation (%s)', (_name, p) => {
+  const connect = p.connect;
   let dir: string;
   let dbFile: string;
   let apps: TestApp[];
@@ -38,7 +40,9 @@ describe('security: tokens at rest and key rotation', () => {
   });
 
   async function start(keys: string): Promise<TestApp> {
-    const app = await startTestApp({ env: { DATABASE_URL: `sqlite:${dbFile}`, TOKEN_ENCRYPTION_KEYS: keys } });
+    const app = await startTestApp({
+      env: { ...p.env, DATABASE_URL: `sqlite:${dbFile}`, TOKEN_ENCRYPTION_KEYS: keys },
+    });
     apps.push(app);
     return app;
   }
@@ -52,9 +56,9 @@ describe('security: tokens at rest and key rotation', () => {
 
   async function connectAll(app: TestApp) {
     const agents: Agent[] = [];
-    for (const account of app.sandbox.accounts().filter((a) => a.tester)) {
+    for (const account of p.accounts) {
       const agent = app.agent();
-      expect((await connect(agent, { account: account.igUserId })).status).toBe(303);
+      expect((await connect(agent, { account })).status).toBe(303);
       agents.push(agent);
     }
     return agents;
@@ -94,12 +98,12 @@ describe('security: tokens at rest and key rotation', () => {
     const app = await start(`${newKey},${oldKey}`);
     const deps = { db: app.container.db, vault: app.container.vault, connections: app.container.connections };
     expect(await countRowsOnOldKeys(deps)).toBe(3);
-    const [first, second] = app.sandbox.accounts().filter((a) => a.tester);
+    const [first, second] = p.accounts;
     const rotation = rotateTokenKeys(deps, { batchSize: 1 });
     const traffic = (async () => {
       // The people who connected before the restart, in their own browsers: a reconnect rewrites their row.
       const agent = resume(app, owners[0] as Agent);
-      expect((await connect(agent, { account: first?.igUserId })).status).toBe(303);
+      expect((await connect(agent, { account: first })).status).toBe(303);
       const page = await agent.get('/account');
       expect(page.status).toBe(200);
       const [path] = disconnectPaths(page.text);
@@ -111,7 +115,7 @@ describe('security: tokens at rest and key rotation', () => {
             .send({ _csrf: csrfFrom(page.text) })
         ).status,
       ).toBe(303);
-      expect((await connect(resume(app, owners[1] as Agent), { account: second?.igUserId })).status).toBe(303);
+      expect((await connect(resume(app, owners[1] as Agent), { account: second })).status).toBe(303);
     })();
     const [result] = await Promise.all([rotation, traffic]);
     expect(result.unreadable).toHaveLength(0);
@@ -124,9 +128,9 @@ describe('security: tokens at rest and key rotation', () => {
     // Every token decrypts; the reconnected account holds the token this sandbox just issued.
     const tokens = await storedTokens(app);
     expect(tokens).toHaveLength(2);
-    const reconnected = rows.find((r) => r.account_id === second?.igUserId);
+    const reconnected = rows.find((r) => r.account_id === second.igUserId);
     expect(reconnected?.token_fingerprint).not.toBe(originals.get(reconnected?.id ?? ''));
-    expect(tokens.filter((t) => app.sandbox.tokenInfo(t)?.igUserId === second?.igUserId)).toHaveLength(1);
+    expect(tokens.filter((t) => p.tokenAccount(app, t) === second.igUserId)).toHaveLength(1);
     const bytes = rawDatabaseBytes(dbFile);
     for (const token of await storedTokens(app)) expect(bytes).not.toContain(token);
   });
@@ -148,8 +152,8 @@ describe('security: tokens at rest and key rotation', () => {
     const after = await start(newKey);
     expect((await storedTokens(after)).length).toBe(3);
     const agent = after.agent();
-    const [account] = after.sandbox.accounts().filter((a) => a.tester);
-    expect((await connect(agent, { account: account?.igUserId })).status).toBe(303);
+    const [account] = p.accounts;
+    expect((await connect(agent, { account })).status).toBe(303);
     expect((await agent.get('/account')).status).toBe(200);
     expect(agents).toHaveLength(3);
   });
@@ -176,9 +180,9 @@ describe('security: tokens at rest and key rotation', () => {
 
   it('when the app rewrites a row between the rotation reading and writing it, then the newer token is kept', async () => {
     const app = await start(`${newKey},${oldKey}`);
-    const [account] = app.sandbox.accounts().filter((a) => a.tester);
+    const [account] = p.accounts;
     const agent = app.agent();
-    await connect(agent, { account: account?.igUserId });
+    await connect(agent, { account });
     // Put the row back on the old key, as if it had been written before the restart.
     const [row] = await connectionRows(app);
     const [token] = await storedTokens(app);
@@ -191,7 +195,7 @@ describe('security: tokens at rest and key rotation', () => {
       .execute();
     const [stale] = await connectionRows(app);
     // The person reconnects (a new token, sealed under the current key) after the rotation read the row.
-    await connect(agent, { account: account?.igUserId });
+    await connect(agent, { account });
     const [fresh] = await storedTokens(app);
     const outcome = await app.container.connections.reseal(stale as NonNullable<typeof stale>);
     expect(outcome).toBe('changed-meanwhile');

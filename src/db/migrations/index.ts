@@ -6,6 +6,7 @@ import { genericAccounts } from './0004-generic-accounts';
 import { api } from './0005-api';
 import { connectLinks } from './0006-connect-links';
 import { facebook } from './0007-facebook';
+import { providerHealth } from './0008-provider-health';
 
 /**
  * Every migration, in order. Migrations live in code (no file-system scanning) so they ship inside the
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0005_api': api,
   '0006_connect_links': connectLinks,
   '0007_facebook': facebook,
+  '0008_provider_health': providerHealth,
 };
