@@ -31,6 +31,19 @@ import { makeTlsMaterial, type TlsMaterial } from './support/tls';
  */
 
 const DIST = join(PROJECT_ROOT, 'dist');
+
+/**
+ * The V8 flags `npm start` gives the web process (`node <flags> dist/src/main/web.js` in package.json),
+ * given to igconnect's processes here through NODE_OPTIONS so that the bench measures what a deployment
+ * runs; BENCH_APP_NODE_OPTIONS replaces them.
+ */
+function startFlags(): string {
+  const scripts = (
+    JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts;
+  const match = /^node((?: --[\w-]+(?:=\S+)?)*) dist\//.exec(scripts.start ?? '');
+  return (match?.[1] ?? '').trim();
+}
 const APP_ID = '1234567890123';
 const APP_SECRET = 'bench-instagram-app-secret';
 const API_VERSION = 'v25.0';
@@ -196,6 +209,7 @@ async function runTarget(
     RATE_LIMIT_START: '1000000',
     RATE_LIMIT_CALLBACK: '1000000',
     API_RATE_LIMIT_PER_MINUTE: '10000000',
+    NODE_OPTIONS: startFlags(),
     ...(receiver
       ? { EVENTS_WEBHOOK_URL: receiver.url, EVENTS_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}` }
       : {}),
