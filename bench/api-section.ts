@@ -1,11 +1,16 @@
+import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { createApiKey } from '../src/api/api-keys';
 import { tokenAad } from '../src/connections/token-vault';
 import type { Database } from '../src/db/schema';
+import { PROJECT_ROOT } from '../src/shared/project-root';
 import type { TokenCipher } from '../src/shared/token-cipher';
 import type { BenchOptions } from './bench-options';
+import { Browser } from './support/browser';
 import { type ChildServer, round } from './support/child-process';
+import { summariseProfile } from './support/cpu-profile';
 import { type LoadRun, runLoad, summarise } from './support/load';
 import { median, ratio } from './support/stats';
 
@@ -27,9 +32,15 @@ export interface ApiRig {
   sandbox: ChildServer;
   db: Kysely<Database>;
   cipher: TokenCipher;
-  options: Pick<BenchOptions, 'warmupSeconds' | 'durationSeconds' | 'repetitions'>;
+  options: Pick<BenchOptions, 'warmupSeconds' | 'durationSeconds' | 'repetitions' | 'profileSeconds'>;
   /** Headers of a proxy in front of igconnect, when the rig has one. */
   proxyHeaders?: Record<string, string>;
+  /** The authority that signed the sandbox's certificate, when it serves https. */
+  ca?: Buffer;
+  /** CPU profiles of igconnect under token reads and proxied calls, named with this prefix. */
+  profilePrefix?: string;
+  /** Starts a bare forwarder to the sandbox (bench/servers/forwarder-server.ts): the floor of any proxy. */
+  startForwarder?: () => Promise<ChildServer>;
   /** autocannon connections, when the rig sets them per mode. */
   connections?: number;
 }
@@ -50,10 +61,12 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
   const ours = { authorization: `Bearer ${key}`, ...rig.proxyHeaders };
   const loadAverageAtStart = loadavg().map((l) => round(l, 2));
 
+  // The sandbox may serve https with the run's own authority (the production-shaped mode).
+  const browser = new Browser(rig.ca ? { ca: rig.ca } : {});
   const check = async (url: string, headers: Record<string, string>) => {
-    const response = await fetch(url, { headers });
-    if (response.status !== 200) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
-    return response.text();
+    const response = await browser.get(url, headers);
+    if (response.status !== 200) throw new Error(`${url} answered ${response.status}: ${response.body}`);
+    return response.body;
   };
   const tokenUrl = `${rig.app.url}/api/v1/connections/${row.id}/access-token`;
   const answered = JSON.parse(await check(tokenUrl, ours)) as { access_token: string };
@@ -66,14 +79,18 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
   }
 
   /** Repetitions of each load, alternating, with each server's CPU time per request. */
-  const measure = async (loads: { name: string; url: string; headers: Record<string, string> }[]) => {
+  /** A load, and the server in front of the sandbox for it (igconnect unless named), whose CPU is counted. */
+  type Load = { name: string; url: string; headers: Record<string, string>; front?: ChildServer };
+  const measure = async (loads: Load[]) => {
     for (const load of loads) {
       await runLoad({ url: load.url, headers: load.headers, connections, durationSeconds: rig.options.warmupSeconds });
     }
-    const runs = new Map(loads.map((l) => [l.name, [] as (LoadRun & { cpu: { app: number; sandbox: number } })[]]));
+    type Cpu = { app: number; front: number; sandbox: number };
+    const runs = new Map(loads.map((l) => [l.name, [] as (LoadRun & { cpu: Cpu })[]]));
     for (let i = 0; i < rig.options.repetitions; i++) {
       for (const load of loads) {
-        const before = { app: rig.app.cpuMs(), sandbox: rig.sandbox.cpuMs() };
+        const front = load.front ?? rig.app;
+        const before = { app: rig.app.cpuMs(), front: front.cpuMs(), sandbox: rig.sandbox.cpuMs() };
         const run = await runLoad({
           url: load.url,
           headers: load.headers,
@@ -83,16 +100,22 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
         const per = (now: number, then: number) => round((now - then) / Math.max(1, run.requests), 3);
         runs.get(load.name)?.push({
           ...run,
-          cpu: { app: per(rig.app.cpuMs(), before.app), sandbox: per(rig.sandbox.cpuMs(), before.sandbox) },
+          cpu: {
+            app: per(rig.app.cpuMs(), before.app),
+            front: per(front.cpuMs(), before.front),
+            sandbox: per(rig.sandbox.cpuMs(), before.sandbox),
+          },
         });
       }
     }
     const out: Record<string, Json & { rps: number }> = {};
-    for (const [name, list] of runs) {
-      out[name] = {
+    for (const load of loads) {
+      const list = runs.get(load.name) ?? [];
+      out[load.name] = {
         ...summarise(list),
         cpuMsPerRequest: {
           igconnect: round(median(list.map((r) => r.cpu.app)), 3),
+          ...(load.front ? { [load.front.name]: round(median(list.map((r) => r.cpu.front)), 3) } : {}),
           sandbox: round(median(list.map((r) => r.cpu.sandbox)), 3),
         },
       };
@@ -113,13 +136,56 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
     `api: token reads ${reads.rps} req/s, p99 ${reads.p99} ms, ${JSON.stringify(reads.cpuMsPerRequest)}; GET /connections/{id} ${floor.rps} req/s`,
   );
 
-  log('api: proxied GET /me against direct calls');
-  const both = await measure([
-    { name: 'direct', url: directUrl, headers: direct },
-    { name: 'proxied', url: proxiedUrl, headers: ours },
-  ]);
+  log('api: proxied GET /me against direct calls (and a bare forwarder beside them)');
+  const forwarder = await rig.startForwarder?.();
+  const forwardedPath = `/graph/${apiVersion}/me?fields=${FIELDS}`;
+  let both: Awaited<ReturnType<typeof measure>>;
+  try {
+    if (forwarder && (await check(`${forwarder.url}${forwardedPath}`, direct)) !== (await check(directUrl, direct))) {
+      throw new Error('the forwarded /me differs from the direct one');
+    }
+    both = await measure([
+      { name: 'direct', url: directUrl, headers: direct },
+      { name: 'proxied', url: proxiedUrl, headers: ours },
+      ...(forwarder
+        ? [{ name: 'forwarded', url: `${forwarder.url}${forwardedPath}`, headers: direct, front: forwarder }]
+        : []),
+    ]);
+  } finally {
+    await forwarder?.stop();
+  }
   const proxyRatio = ratio(both.proxied?.rps ?? 0, both.direct?.rps ?? 1);
-  log(`api: proxied ${both.proxied?.rps} req/s, direct ${both.direct?.rps} req/s, ratio ${proxyRatio}`);
+  const forwarderRatio = both.forwarded ? ratio(both.forwarded.rps, both.direct?.rps ?? 1) : undefined;
+  log(
+    `api: proxied ${both.proxied?.rps} req/s, direct ${both.direct?.rps} req/s, ratio ${proxyRatio}` +
+      (forwarderRatio !== undefined ? `; bare forwarder ${both.forwarded?.rps} req/s, ratio ${forwarderRatio}` : ''),
+  );
+
+  // Where igconnect's time goes on each: inspector profiles, self time by module, per request served.
+  const profiles: Json = {};
+  if (rig.profilePrefix !== undefined) {
+    const dir = join(PROJECT_ROOT, 'bench', 'results', 'profiles');
+    mkdirSync(dir, { recursive: true });
+    for (const [name, url] of [
+      ['tokenReads', tokenUrl],
+      ['proxied', proxiedUrl],
+    ] as const) {
+      log(`api: profile of ${name}`);
+      const file = join(dir, `${rig.profilePrefix}-api-${name}.cpuprofile`);
+      const cpu0 = rig.app.cpuMs();
+      await rig.app.call('profileStart');
+      const run = await runLoad({ url, headers: ours, connections, durationSeconds: rig.options.profileSeconds });
+      await rig.app.call('profileStop', { file });
+      const cpuMs = rig.app.cpuMs() - cpu0;
+      const summary = summariseProfile(file, { served: run.requests, cpuMs });
+      profiles[name] = {
+        ...summary,
+        served: run.requests,
+        cpuMsPerServed: round(cpuMs / Math.max(1, run.requests), 3),
+        busyMsPerServed: round(summary.totalMs / Math.max(1, run.requests), 3),
+      };
+    }
+  }
 
   return {
     loadConnections: connections,
@@ -134,8 +200,17 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
       proxied: both.proxied,
       throughputRatio: proxyRatio,
       addedP50Ms: round(Number(both.proxied?.p50) - Number(both.direct?.p50), 2),
+      ...(both.forwarded
+        ? {
+            // A bare forwarder (no key, limit, database or log) on the same rig: the floor of any proxy here.
+            forwarded: both.forwarded,
+            forwarderThroughputRatio: forwarderRatio,
+            proxiedToForwarded: ratio(both.proxied?.rps ?? 0, both.forwarded.rps),
+          }
+        : {}),
       target: '>= 0.7',
       met: proxyRatio >= 0.7,
     },
+    ...(rig.profilePrefix !== undefined ? { profiles } : {}),
   };
 }

@@ -3,6 +3,8 @@
  * settings still come only from src/config/config.ts, which the bench feeds through each child's env).
  *
  *   BENCH_QUICK=1               short runs for debugging the bench; results go to bench/results/scratch/
+ *   BENCH_SECONDS, BENCH_REPETITIONS   override the measured seconds and repetitions of each load (for
+ *                               before/after rounds of one change, run alternately from two builds)
  *   BENCH_DATABASE_URL=postgres://…   also run every section on that (throwaway!) PostgreSQL database
  *   BENCH_ONLY=status,flow,…    sections to run (status, flow, scale, keeper, profile, startup; and heap,
  *                               which is only run when named: heap snapshots of the web process in a sweep)
@@ -10,6 +12,8 @@
  *                               http everywhere) and production (NODE_ENV=production behind a TLS proxy,
  *                               Instagram's endpoints over https); see BENCHMARKS.md
  *   BENCH_APP_<NAME>=value      passed to igconnect as <NAME>=value (e.g. to switch a rate limit off)
+ *   BENCH_EVENTS=1              signed events on: a receiver in the bench process, the relay running in
+ *                               igconnect's process beside the keeper's sweeps (as the web process runs it)
  */
 export type BenchMode = 'loopback' | 'production';
 
@@ -43,6 +47,8 @@ export interface BenchOptions {
   postgresUrl: string | undefined;
   /** Extra environment for igconnect (BENCH_APP_*, prefix removed). */
   appEnv: Record<string, string>;
+  /** Signed events delivered to a receiver in the bench process while igconnect runs. */
+  events: boolean;
 }
 
 const ALL_SECTIONS = ['status', 'flow', 'scale', 'keeper', 'profile', 'startup', 'api'];
@@ -63,8 +69,8 @@ export function benchOptions(env: NodeJS.ProcessEnv): BenchOptions {
     sections: new Set(only ?? ALL_SECTIONS),
     modes: modes as BenchMode[],
     warmupSeconds: quick ? 1 : 3,
-    durationSeconds: quick ? 2 : 5,
-    repetitions: quick ? 1 : 3,
+    durationSeconds: Number(env.BENCH_SECONDS ?? (quick ? 2 : 5)),
+    repetitions: Number(env.BENCH_REPETITIONS ?? (quick ? 1 : 3)),
     connections: { loopback: 16, production: 32 },
     sandboxKeepAliveMs: 10_000,
     shortKeepAliveMs: 1_000,
@@ -80,5 +86,6 @@ export function benchOptions(env: NodeJS.ProcessEnv): BenchOptions {
     startupRuns: quick ? 2 : 5,
     postgresUrl: env.BENCH_DATABASE_URL || undefined,
     appEnv,
+    events: env.BENCH_EVENTS === '1',
   };
 }

@@ -15,12 +15,14 @@ import { type BenchMode, type BenchOptions, benchOptions } from './bench-options
 import { Browser, connectFlow, type Network, PROXY_HEADERS, sandboxOnlyFlow } from './support/browser';
 import { ChildServer, processMemory, round } from './support/child-process';
 import { apiSection } from './api-section';
+import { summariseAllocations } from './support/allocation-profile';
 import { type ProfileSummary, summariseProfile } from './support/cpu-profile';
 import { freePort } from './support/free-port';
 import { summariseHeapSnapshot } from './support/heap-snapshot';
 import { type LoadSummary, type LoopRun, runLoad, runLoadDuring, runLoop, summarise } from './support/load';
 import { countConnections, countDue, seedConnections } from './support/seed';
 import { median, ratio } from './support/stats';
+import { startEventsReceiver } from './support/events-receiver';
 import { makeTlsMaterial, type TlsMaterial } from './support/tls';
 
 /**
@@ -29,6 +31,19 @@ import { makeTlsMaterial, type TlsMaterial } from './support/tls';
  */
 
 const DIST = join(PROJECT_ROOT, 'dist');
+
+/**
+ * The V8 flags `npm start` gives the web process (`node <flags> dist/src/main/web.js` in package.json),
+ * given to igconnect's processes here through NODE_OPTIONS so that the bench measures what a deployment
+ * runs; BENCH_APP_NODE_OPTIONS replaces them.
+ */
+function startFlags(): string {
+  const scripts = (
+    JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts;
+  const match = /^node((?: --[\w-]+(?:=\S+)?)*) dist\//.exec(scripts.start ?? '');
+  return (match?.[1] ?? '').trim();
+}
 const APP_ID = '1234567890123';
 const APP_SECRET = 'bench-instagram-app-secret';
 const API_VERSION = 'v25.0';
@@ -37,6 +52,9 @@ const SANDBOX_ACCOUNTS = 32;
 const PUBLIC_ORIGIN = 'https://igconnect.bench.test';
 
 type Json = Record<string, unknown>;
+
+/** Sections that failed in this run (each is recorded in the results as `{ failed }`). */
+const failedSections: string[] = [];
 
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
@@ -98,7 +116,14 @@ async function main(): Promise<void> {
         try {
           results[key] = await runTarget(target, mode, options, tls);
         } catch (error) {
-          if (name === 'sqlite') throw error;
+          if (name === 'sqlite') {
+            // Recorded, and the other modes still run; the run fails once its file is written.
+            const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+            log(`${key} failed: ${message}`);
+            results[key] = { failed: message };
+            failedSections.push(key);
+            continue;
+          }
           results[key] = { skipped: error instanceof Error ? error.message : String(error) };
           log(`${key} skipped: ${String((results[key] as Json).skipped)}`);
         } finally {
@@ -115,9 +140,11 @@ async function main(): Promise<void> {
 
   const dir = join(PROJECT_ROOT, 'bench', 'results', ...(options.quick ? ['scratch'] : []));
   mkdirSync(dir, { recursive: true });
+  if (failedSections.length > 0) results.failedSections = failedSections;
   const file = join(dir, `bench-${String(results.startedAt).replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`results written to ${file}`);
+  if (failedSections.length > 0) throw new Error(`sections failed: ${failedSections.join(', ')}`);
 }
 
 function commit(): string {
@@ -157,6 +184,7 @@ async function runTarget(
   const appUrl = `http://127.0.0.1:${appPort}`;
   const sandboxUrl = `${production ? 'https' : 'http'}://127.0.0.1:${sandboxPort}`;
   const publicUrl = production ? PUBLIC_ORIGIN : appUrl;
+  const receiver = options.events ? await startEventsReceiver(production ? tls : undefined) : undefined;
   // igconnect as against the real Instagram ("live" mode), pointed at the sandbox in its own process.
   // Production-shaped: what a deployment sets (the configuration refuses the sandbox and http URLs there),
   // behind a proxy on the same host that terminates TLS, with Instagram's endpoints over https.
@@ -181,6 +209,10 @@ async function runTarget(
     RATE_LIMIT_START: '1000000',
     RATE_LIMIT_CALLBACK: '1000000',
     API_RATE_LIMIT_PER_MINUTE: '10000000',
+    NODE_OPTIONS: startFlags(),
+    ...(receiver
+      ? { EVENTS_WEBHOOK_URL: receiver.url, EVENTS_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}` }
+      : {}),
     ...options.appEnv,
   };
   const config = loadConfig(appEnv);
@@ -244,21 +276,55 @@ async function runTarget(
     accounts,
   };
   const out: Json = {};
-  try {
-    if (options.sections.has('status')) out.statusPage = await statusPage(rig);
-    if (options.sections.has('flow')) out.connectFlow = await flows(rig);
-    if (options.sections.has('scale') || options.sections.has('keeper') || options.sections.has('heap')) {
-      out.scale = await scale(rig);
+  // A section that fails is recorded as failed and the run goes on, so that one failure does not throw
+  // away the minutes the other sections took; the run then exits with an error after writing its file.
+  const section = async (name: string, run: () => Promise<Json>) => {
+    try {
+      out[name] = await run();
+    } catch (error) {
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      log(`${name} failed: ${message}`);
+      out[name] = { failed: message };
+      failedSections.push(`${target.name}-${mode}: ${name}`);
     }
-    if (options.sections.has('keeper')) out.keeper = await keeper(rig);
-    if (options.sections.has('heap')) out.heap = await heap(rig);
-    if (options.sections.has('profile')) out.profiles = await profiles(rig);
-    if (options.sections.has('api')) out.api = await apiSection(rig, API_VERSION, log);
+  };
+  try {
+    if (options.sections.has('status')) await section('statusPage', () => statusPage(rig));
+    if (options.sections.has('flow')) await section('connectFlow', () => flows(rig));
+    if (options.sections.has('scale') || options.sections.has('keeper') || options.sections.has('heap')) {
+      await section('scale', () => scale(rig));
+    }
+    if (options.sections.has('keeper')) await section('keeper', () => keeper(rig));
+    if (options.sections.has('heap')) await section('heap', () => heap(rig));
+    if (options.sections.has('profile')) await section('profiles', () => profiles(rig));
+    if (options.sections.has('api')) {
+      await section('api', () =>
+        apiSection(
+          {
+            ...rig,
+            ca: network.ca,
+            startForwarder: async () =>
+              ChildServer.start('forwarder', join(DIST, 'bench/servers/forwarder-server.js'), {
+                env: {
+                  FORWARDER_PORT: String(await freePort()),
+                  FORWARDER_UPSTREAM: sandboxUrl,
+                  ...(tls ? { NODE_EXTRA_CA_CERTS: tls.caFile } : {}),
+                },
+              }),
+            ...(options.sections.has('profile') ? { profilePrefix: `${target.name}-${mode}` } : {}),
+          },
+          API_VERSION,
+          log,
+        ),
+      );
+    }
     out.appPeakRssMb = rig.app.memory().peakRssMb;
     out.sandboxPeakRssMb = rig.sandbox.memory().peakRssMb;
     out.logBytes = statSync(logFile).size;
+    if (receiver) out.eventsDelivered = receiver.delivered();
   } finally {
     await Promise.all([rig.app.stop(), rig.sandbox.stop(), rig.baseline.stop()]);
+    await receiver?.close();
     await db.destroy();
   }
   return { mode, publicUrl, sandboxUrl, ...out };
@@ -775,6 +841,17 @@ async function heap(rig: Rig): Promise<Json> {
     .sort((a, b) => b.mb - a.mb)
     .slice(0, 20);
   log(`heap: live heap ${idleHeap.totalMb} MB idle, ${sweepHeap.totalMb} MB 3 s into a sweep`);
+
+  // A third sweep, alone, under V8's sampling heap profiler: what a refreshed token allocates, by module.
+  await reseedDue(rig);
+  const allocationFile = join(dir, `${rig.target.name}-${rig.mode}-sweep.heapprofile`);
+  await rig.app.call('allocationStart');
+  const sampled = await rig.app.call<{ byOutcome: Record<string, number> }>('sweep', {
+    concurrency: options.keeperConcurrency,
+  });
+  await rig.app.call('allocationStop', { file: allocationFile });
+  const allocations = summariseAllocations(allocationFile, { served: sampled.byOutcome.ok ?? 0 });
+  log(`heap: a sweep allocates ${allocations.kbPerServed} KB per refreshed token`);
   return {
     pacedStatusLoad: { requestsPerSecond: rate, connections: 8 },
     nodeOptions: rig.appEnv.NODE_OPTIONS ?? '',
@@ -794,6 +871,7 @@ async function heap(rig: Rig): Promise<Json> {
       duringSweep: { ...sweepHeap, top: sweepHeap.top.slice(0, 20), memoryUsage: atSnapshot },
       grewDuringSweep: grew,
     },
+    allocationsPerToken: allocations,
   };
 }
 

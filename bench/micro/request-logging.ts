@@ -36,10 +36,37 @@ const requestLogging = (logger: pino.Logger) =>
   });
 const base = { level: 'info', base: { app: 'igconnect' } };
 
+// pino's own `redact` over the same names at the depths igconnect used it (key, *.key, *.*.key), as
+// src/shared/logger.ts did before its redaction moved onto the finished line: the comparison in one process.
+const redactPaths = [
+  'access_token',
+  'accessToken',
+  'refresh_token',
+  'token',
+  'code',
+  'state',
+  'client_secret',
+  'clientSecret',
+  'appSecret',
+  'secret',
+  'sessionSecret',
+  'password',
+  'cookie',
+  'authorization',
+  'signed_request',
+  'signedRequest',
+].flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
+
 const variants: Record<string, ((req: IncomingMessage, res: ServerResponse, next: () => void) => void) | undefined> = {
   'no logging': undefined,
   "igconnect's logger (redaction and scrubLine)": requestLogging(
     createLogger({ level: 'info', destination: devNull() }),
+  ),
+  "pino's redact (48 paths) and scrubLine": requestLogging(
+    pino(
+      { ...base, redact: { paths: redactPaths, censor: '[redacted]' }, hooks: { streamWrite: scrubLine } },
+      devNull(),
+    ),
   ),
   'pino with scrubLine, no redaction': requestLogging(pino({ ...base, hooks: { streamWrite: scrubLine } }, devNull())),
   'pino alone': requestLogging(pino(base, devNull())),

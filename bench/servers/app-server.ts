@@ -59,9 +59,29 @@ async function main(): Promise<void> {
       writeFileSync(String(message.file), JSON.stringify(profile));
       return message.file;
     },
+    /**
+     * V8's sampling heap profiler, counting objects already collected too: what is allocated, by call
+     * stack, not only what lives (a sweep's peak memory follows its allocation rate).
+     */
+    allocationStart: async () => {
+      await inspector.post('HeapProfiler.enable');
+      await inspector.post('HeapProfiler.startSampling', {
+        samplingInterval: 16_384,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      } as { samplingInterval: number });
+    },
+    allocationStop: async (message) => {
+      const { profile } = await inspector.post('HeapProfiler.stopSampling');
+      writeFileSync(String(message.file), JSON.stringify(profile));
+      return message.file;
+    },
     /** One keeper sweep in this process, as KEEPER_IN_WEB runs it, with the concurrency the bench asks for. */
     sweep: (message) => timedSweep(container, message.concurrency),
   });
+
+  // Signed events go out where the keeper runs (src/main/web.ts): here, beside the bench's sweeps.
+  container.createRelay()?.start({ keepAlive: false });
 
   const server = createServer(app);
   server.keepAliveTimeout = 30_000;

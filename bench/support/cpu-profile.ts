@@ -55,7 +55,7 @@ const GROUPS: [string, (module: string, fn: string) => boolean][] = [
 ];
 
 /** Where a function lives, coarsely: an npm package, an igconnect source file, or node's internals. */
-function moduleOf(url: string, functionName: string): string {
+export function moduleOf(url: string, functionName: string): string {
   if (url === '')
     return functionName === '(garbage collector)' ? '(gc)' : functionName.startsWith('(') ? functionName : '(native)';
   // fetch() is undici inside node; name it, it is the app's HTTP client.

@@ -3,6 +3,10 @@ import type { Clock } from '../shared/clock';
 import { AppError } from '../shared/errors';
 import { presentStatusPage, type ScopeWords } from './connections.presenter';
 import type { Connection, ConnectionsService } from './connections.service';
+import { RenderedPages } from './rendered-pages';
+
+/** Users whose last status page is kept (about 15 kB each with its key). */
+const KEPT_PAGES = 200;
 
 export const CONNECTION_ID = /^[0-9a-f-]{36}$/;
 
@@ -33,6 +37,7 @@ export function createConnectionsRouter(deps: {
 }): Router {
   const router = Router();
   const form = formPost(deps.forms);
+  const pages = new RenderedPages(KEPT_PAGES);
 
   router.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
@@ -43,7 +48,7 @@ export function createConnectionsRouter(deps: {
     const connections = req.user ? await deps.connections.listForUser(req.user.id) : [];
     const flash = req.session.flash;
     delete req.session.flash;
-    res.render('account', {
+    await pages.send(req, res, req.user?.id, 'account', {
       signedIn: req.user !== undefined,
       ...presentStatusPage(connections, new Date(deps.clock.now()), deps.scopeWords),
       csrfToken: req.user ? deps.forms.token(req) : '',

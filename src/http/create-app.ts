@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import ejs from 'ejs';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Kysely } from 'kysely';
 import { pinoHttp } from 'pino-http';
@@ -37,7 +38,7 @@ import type { WebhooksService } from '../webhooks/webhooks.service';
 import { csrfToken, requireCsrf } from './csrf';
 import { errorHandler, notFound } from './error-handler';
 import { createHealthRouter } from './health.routes';
-import { createRateLimiter } from './rate-limit';
+import { API_COUNT_SHARE_MS, createRateLimiter } from './rate-limit';
 import { securityHeaders } from './security-headers';
 import { createSessionMiddleware } from './session';
 import { httpsRedirect, warnOnUntrustedProxy } from './transport-security';
@@ -71,8 +72,15 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
-  app.set('views', join(PROJECT_ROOT, 'views'));
+  const views = join(PROJECT_ROOT, 'views');
+  app.set('views', views);
   app.set('view engine', 'ejs');
+  // The pages include their partials from the views root (`include('/partials/head')`), resolved against
+  // `root` without touching the disk: a relative include costs a synchronous existsSync on every render,
+  // even when the compiled templates are cached (`view cache`, on in production).
+  app.engine('ejs', (file, data: { cache?: boolean }, callback) => {
+    ejs.renderFile(file, data, { root: views, cache: data.cache === true }, callback);
+  });
   app.locals.appName = 'igconnect';
   app.locals.sandboxMode = deps.sandbox !== undefined;
   // The ways in offered on the pages, in the order they are configured.
@@ -121,7 +129,9 @@ export function createApp(deps: AppDeps): Express {
   });
 
   // The deployer's API: before sessions and CSRF, so no cookie ever authenticates it; JSON only.
-  const perMinute = createRateLimiter({ db, clock, windowMs: 60_000 });
+  // Per key, counted in memory and added to the shared count once a second: a database write per API
+  // request was 15 % of a token read's CPU (BENCHMARKS.md).
+  const perMinute = createRateLimiter({ db, clock, windowMs: 60_000, shareEveryMs: API_COUNT_SHARE_MS });
   const tokens = new TokenAccess({
     ...deps,
     leaseMs: config.lifecycle.leaseMs,

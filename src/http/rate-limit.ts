@@ -29,12 +29,20 @@ import { AppError } from '../shared/errors';
  */
 export type RateLimitAnswer = 'page' | 'json';
 
+/** How often an instance adds its API requests to a key's shared count (BatchedStore). */
+export const API_COUNT_SHARE_MS = 1_000;
+
 export interface RateLimiterDeps {
   db: Kysely<Database>;
   clock: Clock;
   windowMs: number;
   grouping?: RateLimitGrouping;
   sweepEvery?: number;
+  /**
+   * For limits on a named client (`clientOf`: the API's per-key limit): add this instance's count to the
+   * shared row at most this often instead of on every request (see BatchedStore). Unset: every request.
+   */
+  shareEveryMs?: number;
 }
 
 const DEFAULT_GROUPING: RateLimitGrouping = { ipv6Prefix: 64, addressFactor: 10 };
@@ -58,7 +66,7 @@ class DatabaseStore implements Store {
     this.windowMs = options.windowMs;
   }
 
-  private window(): { start: number; resetAt: number } {
+  window(): { start: number; resetAt: number } {
     const now = this.deps.clock.now();
     const start = now - (now % this.windowMs);
     return { start, resetAt: start + this.windowMs };
@@ -66,14 +74,19 @@ class DatabaseStore implements Store {
 
   async increment(key: string): Promise<IncrementResponse> {
     const { start, resetAt } = this.window();
+    return { totalHits: await this.add(key, 1, start, resetAt), resetTime: new Date(resetAt) };
+  }
+
+  /** Adds `hits` to the key's row of the window starting at `start`; the shared total after it. */
+  async add(key: string, hits: number, start: number, resetAt: number): Promise<number> {
     const row = await this.deps.db
       .insertInto('rate_limits')
-      .values({ bucket: `${this.prefix}${key}|${start}`, count: 1, expires_at: resetAt })
-      .onConflict((oc) => oc.column('bucket').doUpdateSet((eb) => ({ count: eb('rate_limits.count', '+', 1) })))
+      .values({ bucket: `${this.prefix}${key}|${start}`, count: hits, expires_at: resetAt })
+      .onConflict((oc) => oc.column('bucket').doUpdateSet((eb) => ({ count: eb('rate_limits.count', '+', hits) })))
       .returning('count')
       .executeTakeFirstOrThrow();
     await this.counted();
-    return { totalHits: Number(row.count), resetTime: new Date(resetAt) };
+    return Number(row.count);
   }
 
   async decrement(key: string): Promise<void> {
@@ -89,6 +102,77 @@ class DatabaseStore implements Store {
   async resetKey(key: string): Promise<void> {
     const { start } = this.window();
     await this.deps.db.deleteFrom('rate_limits').where('bucket', '=', `${this.prefix}${key}|${start}`).execute();
+  }
+}
+
+/**
+ * A count kept in memory and added to the shared row once per `shareEveryMs` (and on a key's first
+ * request in a window), instead of one upsert per request. This instance's answer counts every request it
+ * served at once (shared total as last read + what it has not added yet), so one instance limits exactly;
+ * with several, each learns of the others' requests at its next addition, and a key can get past its
+ * limit by what the other instances served in the last `shareEveryMs`. Requests counted but not yet added
+ * when a process dies are lost to the count (at most `shareEveryMs` of them): a rate limit, not a record.
+ */
+class BatchedStore implements Store {
+  readonly localKeys = false;
+  private readonly counts = new Map<
+    string,
+    { start: number; shared: number; adding: number; pending: number; addedAt: number; busy: boolean }
+  >();
+
+  constructor(
+    private readonly shared: DatabaseStore,
+    private readonly deps: RateLimiterDeps & { shareEveryMs: number },
+  ) {}
+
+  get prefix(): string {
+    return this.shared.prefix;
+  }
+
+  init(options: Options): void {
+    this.shared.init(options);
+  }
+
+  async increment(key: string): Promise<IncrementResponse> {
+    const { start, resetAt } = this.shared.window();
+    const now = this.deps.clock.now();
+    let count = this.counts.get(key);
+    if (count?.start !== start) {
+      // A new window: the old windows' entries go (a key's first request is always added at once).
+      for (const [k, c] of this.counts) if (c.start !== start) this.counts.delete(k);
+      count = { start, shared: 0, adding: 0, pending: 0, addedAt: -Infinity, busy: false };
+      this.counts.set(key, count);
+    }
+    count.pending += 1;
+    if (!count.busy && (now - count.addedAt >= this.deps.shareEveryMs || now < count.addedAt)) {
+      const entry = count;
+      entry.busy = true;
+      entry.adding = entry.pending;
+      entry.pending = 0;
+      try {
+        entry.shared = await this.shared.add(key, entry.adding, start, resetAt);
+        entry.addedAt = now;
+      } catch (error) {
+        // Not added: counted again with the next addition; this request fails as an unshared count would.
+        entry.pending += entry.adding;
+        throw error;
+      } finally {
+        entry.adding = 0;
+        entry.busy = false;
+      }
+    }
+    return { totalHits: count.shared + count.adding + count.pending, resetTime: new Date(resetAt) };
+  }
+
+  async decrement(key: string): Promise<void> {
+    const count = this.counts.get(key);
+    if (count && count.pending > 0) count.pending -= 1;
+    else await this.shared.decrement(key);
+  }
+
+  async resetKey(key: string): Promise<void> {
+    this.counts.delete(key);
+    await this.shared.resetKey(key);
   }
 }
 
@@ -125,10 +209,12 @@ export function createRateLimiter(deps: RateLimiterDeps) {
     scope: 'browser' | 'address' | 'client',
     clientOf?: (req: Request, res: Response) => string,
   ): RequestHandler {
+    const shared = new DatabaseStore(group, deps, sweep);
+    const shareEveryMs = deps.shareEveryMs;
     return rateLimit({
       windowMs: deps.windowMs,
       limit,
-      store: new DatabaseStore(group, deps, sweep),
+      store: clientOf && shareEveryMs !== undefined ? new BatchedStore(shared, { ...deps, shareEveryMs }) : shared,
       keyGenerator: (req, res) =>
         clientOf
           ? `c:${clientOf(req, res)}`
