@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type RequestListener, type ServerRe
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { pinoHttp } from 'pino-http';
-import { createLogger, scrubLine } from '../../src/shared/logger';
+import { createLogger, REDACT_KEYS, scrubLine } from '../../src/shared/logger';
 import { Browser } from '../support/browser';
 import { round } from '../support/child-process';
 import { median } from '../support/stats';
@@ -38,24 +38,7 @@ const base = { level: 'info', base: { app: 'igconnect' } };
 
 // pino's own `redact` over the same names at the depths igconnect used it (key, *.key, *.*.key), as
 // src/shared/logger.ts did before its redaction moved onto the finished line: the comparison in one process.
-const redactPaths = [
-  'access_token',
-  'accessToken',
-  'refresh_token',
-  'token',
-  'code',
-  'state',
-  'client_secret',
-  'clientSecret',
-  'appSecret',
-  'secret',
-  'sessionSecret',
-  'password',
-  'cookie',
-  'authorization',
-  'signed_request',
-  'signedRequest',
-].flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
+const redactPaths = REDACT_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
 
 const variants: Record<string, ((req: IncomingMessage, res: ServerResponse, next: () => void) => void) | undefined> = {
   'no logging': undefined,

@@ -8,7 +8,7 @@ export type { Logger };
  * so a token that slips into a message or an error text (Meta puts access_token and client_secret in
  * query strings) is still removed.
  */
-const REDACT_KEYS = [
+export const REDACT_KEYS = [
   'access_token',
   'accessToken',
   'refresh_token',
