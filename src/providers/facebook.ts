@@ -4,15 +4,11 @@ import { FACEBOOK_SCOPE_WORDS, type FacebookConfig } from './facebook.config';
 import {
   badResponse,
   boundedString,
-  authorizePageAnswered,
-  classifyAnswer,
-  graphVersionContract,
-  readUsage,
-  tokenErrorAnswered,
-  TRACE_HEADERS,
-  USAGE_HEADERS,
   exactId,
+  graphApi,
+  metaContract,
   parseJson,
+  readUsage,
   record,
   safeHttpUrl,
   send,
@@ -189,30 +185,21 @@ export function createFacebookProvider(config: FacebookConfig): ProviderDefiniti
     },
 
     // The Facebook Graph, at the pinned version, for the deployer's calls through the proxy (Page token).
-    api: {
-      baseUrl: `${config.graphUrl}/${config.apiVersion}`,
-      passedHeaders: [...USAGE_HEADERS, ...TRACE_HEADERS],
-      classify: (response, target) => classifyAnswer(response, target, SERVICE),
-    },
+    api: graphApi(config.graphUrl, config.apiVersion, SERVICE),
 
     usage: readUsage,
-    contract: {
-      apiVersion: graphVersionContract(config.apiVersion),
-      authorizeProbe: {
-        method: 'GET',
-        url: `${config.authorizeUrl}?${new URLSearchParams({
-          client_id: config.appId,
-          redirect_uri: config.redirectUri,
-          response_type: 'code',
-          ...(config.configId ? { config_id: config.configId } : { scope: config.scopes.join(',') }),
-        }).toString()}`,
-        headers: { accept: 'text/html' },
+    contract: metaContract({
+      apiVersion: config.apiVersion,
+      authorizeUrl: config.authorizeUrl,
+      authorizeParams: {
+        client_id: config.appId,
+        redirect_uri: config.redirectUri,
+        response_type: 'code',
+        ...(config.configId ? { config_id: config.configId } : { scope: config.scopes.join(',') }),
       },
-      authorizeAnswerOk: authorizePageAnswered,
-      // No parameters at all: Graph must refuse it with its error envelope. No code, no secret.
+      // No parameters at all: Graph must refuse it with its error envelope.
       tokenProbe: { method: 'GET', url: graph('/oauth/access_token') },
-      tokenAnswerOk: tokenErrorAnswered,
-    },
+    }),
 
     async revoke(client, subjectId) {
       await send(

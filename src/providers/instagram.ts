@@ -4,19 +4,15 @@ import { INSTAGRAM_SCOPE_WORDS, type InstagramConfig } from './instagram.config'
 import {
   badResponse,
   boundedString,
-  authorizePageAnswered,
-  classifyAnswer,
-  graphVersionContract,
-  readUsage,
-  tokenErrorAnswered,
   exactId,
+  graphApi,
+  metaContract,
   parseJson,
+  readUsage,
   safeHttpUrl,
   send,
   smallNumber,
-  TRACE_HEADERS,
   unwrap,
-  USAGE_HEADERS,
 } from './meta-graph';
 import type { AccountProfile, AuthorizationGrant, IssuedToken, ProviderDefinition } from './provider-definition';
 
@@ -157,30 +153,21 @@ export function createInstagramProvider(config: InstagramConfig): ProviderDefini
 
     // graph.instagram.com at the pinned version; it takes the token as a Bearer header as well as in the
     // query, and the header keeps it out of every URL.
-    api: {
-      baseUrl: `${config.graphUrl}/${config.apiVersion}`,
-      passedHeaders: [...USAGE_HEADERS, ...TRACE_HEADERS],
-      classify: (response, target) => classifyAnswer(response, target, SERVICE),
-    },
+    api: graphApi(config.graphUrl, config.apiVersion, SERVICE),
 
     usage: readUsage,
-    contract: {
-      apiVersion: graphVersionContract(config.apiVersion),
-      authorizeProbe: {
-        method: 'GET',
-        url: `${config.authorizeUrl}?${new URLSearchParams({
-          client_id: config.appId,
-          redirect_uri: config.redirectUri,
-          response_type: 'code',
-          scope: config.scopes.join(','),
-        }).toString()}`,
-        headers: { accept: 'text/html' },
+    contract: metaContract({
+      apiVersion: config.apiVersion,
+      authorizeUrl: config.authorizeUrl,
+      authorizeParams: {
+        client_id: config.appId,
+        redirect_uri: config.redirectUri,
+        response_type: 'code',
+        scope: config.scopes.join(','),
       },
-      authorizeAnswerOk: authorizePageAnswered,
-      // An empty form: the token endpoint must refuse it in its own error dialect. No code, no secret.
+      // An empty form: the token endpoint must refuse it in its own error dialect.
       tokenProbe: { method: 'POST', url: config.tokenUrl, form: {} },
-      tokenAnswerOk: tokenErrorAnswered,
-    },
+    }),
   };
 }
 

@@ -1,7 +1,7 @@
 import { isLosslessNumber, parse } from 'lossless-json';
 import { HOUR } from '../shared/clock';
 import { type ErrorCode, type ProviderFailure, ProviderError } from '../shared/errors';
-import type { ProviderContract, UsageReading } from './provider-definition';
+import type { ProviderApi, ProviderContract, UsageReading } from './provider-definition';
 import {
   describeUrl,
   type HttpClient,
@@ -326,6 +326,42 @@ export function graphVersionContract(pinned: string): ProviderContract['apiVersi
     endOfLife: row ? row.endOfLife : undefined,
     source: GRAPH_VERSIONS_SOURCE,
     checkedOn: GRAPH_VERSIONS_CHECKED_ON,
+  };
+}
+
+/**
+ * The Graph API a Meta definition hands the proxy: the pinned version's base, Meta's usage and trace
+ * headers passed back to the caller, and failures classified like every other call of that service.
+ */
+export function graphApi(graphUrl: string, apiVersion: string, service: string): ProviderApi {
+  return {
+    baseUrl: `${graphUrl}/${apiVersion}`,
+    passedHeaders: [...USAGE_HEADERS, ...TRACE_HEADERS],
+    classify: (response, target) => classifyAnswer(response, target, service),
+  };
+}
+
+/**
+ * What a Meta way in relies on (src/incidents/canary.ts): the pinned version's dates, its authorize
+ * dialog opened with the app's own parameters as a browser would, and a token request (no code, no
+ * secret) that the token endpoint must refuse in one of Meta's error dialects.
+ */
+export function metaContract(options: {
+  apiVersion: string;
+  authorizeUrl: string;
+  authorizeParams: Record<string, string>;
+  tokenProbe: HttpRequest;
+}): ProviderContract {
+  return {
+    apiVersion: graphVersionContract(options.apiVersion),
+    authorizeProbe: {
+      method: 'GET',
+      url: `${options.authorizeUrl}?${new URLSearchParams(options.authorizeParams).toString()}`,
+      headers: { accept: 'text/html' },
+    },
+    authorizeAnswerOk: authorizePageAnswered,
+    tokenProbe: options.tokenProbe,
+    tokenAnswerOk: tokenErrorAnswered,
   };
 }
 
