@@ -3,14 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Kysely, sql } from 'kysely';
-import { parseEncryptionKeys } from '../../src/config/config';
-import { tokenAad } from '../../src/connections/token-vault';
 import { createDb } from '../../src/db/create-db';
 import type { Database } from '../../src/db/schema';
 import { HOUR } from '../../src/shared/clock';
-import { TokenCipher, tokenFingerprint } from '../../src/shared/token-cipher';
+import { tokenFingerprint } from '../../src/shared/token-cipher';
 import { ODD_ACCOUNT } from '../support/harness';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/postgres';
+import { rowMinter } from '../support/minted-rows';
 import {
   Browser,
   connectAcross,
@@ -198,42 +197,28 @@ async function runRounds(engine: 'SQLite' | 'PostgreSQL', rounds: number): Promi
 
 /** SEEDED connections with tokens the sandbox issued now (renewable after the first shift). */
 async function seed(db: Kysely<Database>, sandbox: SandboxProcess, keys: string): Promise<void> {
-  const cipher = new TokenCipher(parseEncryptionKeys(keys).keys);
+  const mint = rowMinter(sandbox, keys);
   const { now } = (await (await fetch(`${sandbox.url}/_control/clock`)).json()) as { now: number };
   const userId = randomUUID();
   await db.insertInto('users').values({ id: userId, created_at: now }).execute();
-  const rows = await Promise.all(
-    Array.from({ length: SEEDED }, async (_, n) => {
-      const minted = await fetch(`${sandbox.url}/_control/tokens`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ account: ODD_ACCOUNT.igUserId, issuedAt: now }),
-      });
-      const { access_token: token } = (await minted.json()) as { access_token: string };
-      const id = randomUUID();
-      const sealed = cipher.seal(token, tokenAad(id));
-      return {
-        id,
-        user_id: userId,
-        provider: 'instagram',
-        subject_id: String(26173400000000000n + BigInt(n)),
-        account_id: String(17841400000000000n + BigInt(n)),
-        profile: JSON.stringify({ username: `fault.seed.${n}` }),
-        granted_scopes: 'instagram_business_basic',
-        requested_scopes: 'instagram_business_basic',
-        status: 'active' as const,
-        token_ciphertext: sealed.ciphertext,
-        token_key_id: sealed.keyId,
-        token_fingerprint: tokenFingerprint(token),
-        token_issued_at: now,
-        token_expires_at: now + 5183944 * 1000,
-        connected_at: now,
-        updated_at: now,
-        next_action_at: now + 25 * HOUR,
-      };
-    }),
+  const minted = await Promise.all(
+    Array.from({ length: SEEDED }, (_, n) =>
+      mint({
+        userId,
+        account: ODD_ACCOUNT.igUserId,
+        n,
+        username: `fault.seed.${n}`,
+        mintedAt: now,
+        issuedAt: now,
+        expiresAt: now + 5183944 * 1000,
+        nextActionAt: now + 25 * HOUR,
+      }),
+    ),
   );
-  await db.insertInto('connections').values(rows).execute();
+  await db
+    .insertInto('connections')
+    .values(minted.map((m) => m.row))
+    .execute();
 }
 
 async function shiftTimes(db: Kysely<Database>): Promise<void> {

@@ -6,12 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { createApiKey } from '../../src/api/api-keys';
-import { parseEncryptionKeys } from '../../src/config/config';
-import { tokenAad } from '../../src/connections/token-vault';
 import { createDb } from '../../src/db/create-db';
 import type { Database } from '../../src/db/schema';
 import { DAY } from '../../src/shared/clock';
-import { TokenCipher, tokenFingerprint } from '../../src/shared/token-cipher';
 import {
   type RunningProcess,
   type SandboxProcess,
@@ -21,6 +18,7 @@ import {
   startWorkerProcess,
 } from '../support/processes';
 import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/postgres';
+import { rowMinter } from '../support/minted-rows';
 import { report, round1, sleep } from './support';
 
 /**
@@ -269,40 +267,22 @@ function proxyCallers(urls: string[], key: string, ids: string[]) {
 }
 
 async function seed(db: Kysely<Database>, sandbox: SandboxProcess, keys: string): Promise<void> {
-  const cipher = new TokenCipher(parseEncryptionKeys(keys).keys);
+  const mint = rowMinter(sandbox, keys);
   const now = Date.now();
   const userId = randomUUID();
   await db.insertInto('users').values({ id: userId, created_at: now, end_user_id: null }).execute();
   const rows = [];
   for (let n = 0; n < WORKING + DEAD; n += 1) {
-    const account = n < WORKING ? WORKING_ACCOUNT : DEAD_ACCOUNT;
-    const minted = await fetch(`${sandbox.url}/_control/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ account }),
+    const { row } = await mint({
+      userId,
+      account: n < WORKING ? WORKING_ACCOUNT : DEAD_ACCOUNT,
+      n,
+      username: `incident.seed.${n}`,
+      issuedAt: now - 2 * DAY,
+      expiresAt: now + 50 * DAY,
+      nextActionAt: now,
     });
-    const { access_token: token } = (await minted.json()) as { access_token: string };
-    const id = randomUUID();
-    const sealed = cipher.seal(token, tokenAad(id));
-    rows.push({
-      id,
-      user_id: userId,
-      provider: 'instagram',
-      subject_id: String(26173400000000000n + BigInt(n)),
-      account_id: String(17841400000000000n + BigInt(n)),
-      profile: JSON.stringify({ username: `incident.seed.${n}` }),
-      granted_scopes: 'instagram_business_basic',
-      requested_scopes: 'instagram_business_basic',
-      status: 'active' as const,
-      token_ciphertext: sealed.ciphertext,
-      token_key_id: sealed.keyId,
-      token_fingerprint: tokenFingerprint(token),
-      token_issued_at: now - 2 * DAY,
-      token_expires_at: now + 50 * DAY,
-      connected_at: now - 2 * DAY,
-      updated_at: now - 2 * DAY,
-      next_action_at: now,
-    });
+    rows.push(row);
   }
   for (let i = 0; i < rows.length; i += 50)
     await db

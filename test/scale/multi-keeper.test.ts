@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { parseEncryptionKeys } from '../../src/config/config';
-import { tokenAad } from '../../src/connections/token-vault';
 import { createDb } from '../../src/db/create-db';
 import type { Database } from '../../src/db/schema';
 import { DAY } from '../../src/shared/clock';
-import { TokenCipher, tokenFingerprint } from '../../src/shared/token-cipher';
 import { ODD_ACCOUNT } from '../support/harness';
 import { createTestDatabase, describeOnPostgres, type TestDatabase } from '../support/postgres';
+import { rowMinter } from '../support/minted-rows';
 import {
   Browser,
   connectAcross,
@@ -66,44 +64,29 @@ describeOnPostgres('several keepers on one PostgreSQL', () => {
 
   /** `count` connections whose 60-day tokens (minted by the sandbox) were issued 51 days ago: all due. */
   async function seedDue(count: number): Promise<void> {
-    const cipher = new TokenCipher(parseEncryptionKeys(secrets.TOKEN_ENCRYPTION_KEYS).keys);
+    const mint = rowMinter(sandbox, secrets.TOKEN_ENCRYPTION_KEYS);
     const issuedAt = Date.now() - 51 * DAY;
     const userId = randomUUID();
     await db.insertInto('users').values({ id: userId, created_at: issuedAt }).execute();
     for (let start = 0; start < count; start += 250) {
-      const rows = await Promise.all(
-        Array.from({ length: Math.min(250, count - start) }, async (_, i) => {
-          const minted = await fetch(`${sandbox.url}/_control/tokens`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ account: ODD_ACCOUNT.igUserId, issuedAt }),
-          });
-          const { access_token: token } = (await minted.json()) as { access_token: string };
-          const id = randomUUID();
-          const sealed = cipher.seal(token, tokenAad(id));
-          const n = start + i;
-          return {
-            id,
-            user_id: userId,
-            provider: 'instagram',
-            subject_id: String(26173400000000000n + BigInt(n)),
-            account_id: String(17841400000000000n + BigInt(n)),
-            profile: JSON.stringify({ username: `keeper.load.${n}` }),
-            granted_scopes: 'instagram_business_basic',
-            requested_scopes: 'instagram_business_basic',
-            status: 'active' as const,
-            token_ciphertext: sealed.ciphertext,
-            token_key_id: sealed.keyId,
-            token_fingerprint: tokenFingerprint(token),
-            token_issued_at: issuedAt,
-            token_expires_at: issuedAt + 5183944 * 1000,
-            connected_at: issuedAt,
-            updated_at: issuedAt,
-            next_action_at: issuedAt + 50 * DAY,
-          };
-        }),
+      const minted = await Promise.all(
+        Array.from({ length: Math.min(250, count - start) }, (_, i) =>
+          mint({
+            userId,
+            account: ODD_ACCOUNT.igUserId,
+            n: start + i,
+            username: `keeper.load.${start + i}`,
+            mintedAt: issuedAt,
+            issuedAt,
+            expiresAt: issuedAt + 5183944 * 1000,
+            nextActionAt: issuedAt + 50 * DAY,
+          }),
+        ),
       );
-      await db.insertInto('connections').values(rows).execute();
+      await db
+        .insertInto('connections')
+        .values(minted.map((m) => m.row))
+        .execute();
     }
   }
 

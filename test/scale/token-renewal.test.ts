@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { createApiKey } from '../../src/api/api-keys';
-import { parseEncryptionKeys } from '../../src/config/config';
-import { tokenAad } from '../../src/connections/token-vault';
 import { createDb } from '../../src/db/create-db';
 import type { Database } from '../../src/db/schema';
 import { DAY } from '../../src/shared/clock';
-import { TokenCipher, tokenFingerprint } from '../../src/shared/token-cipher';
 import { ODD_ACCOUNT } from '../support/harness';
 import { createTestDatabase, describeOnPostgres, type TestDatabase } from '../support/postgres';
+import { rowMinter } from '../support/minted-rows';
 import {
   type RunningProcess,
   type SandboxProcess,
@@ -61,41 +59,28 @@ describeOnPostgres('token reads on several instances', () => {
   /** A connection whose sandbox-minted token is two days old: renewable, and due for any wish above 58 days. */
   async function seedDue(): Promise<{ id: string; token: string }> {
     const issuedAt = Date.now() - 2 * DAY;
-    const minted = await fetch(`${sandbox.url}/_control/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ account: ODD_ACCOUNT.igUserId, issuedAt }),
-    });
-    const { access_token: token } = (await minted.json()) as { access_token: string };
-    const cipher = new TokenCipher(parseEncryptionKeys(secrets.TOKEN_ENCRYPTION_KEYS).keys);
     const userId = randomUUID();
-    const id = randomUUID();
-    const sealed = cipher.seal(token, tokenAad(id));
+    const { row, token } = await rowMinter(
+      sandbox,
+      secrets.TOKEN_ENCRYPTION_KEYS,
+    )({
+      userId,
+      account: ODD_ACCOUNT.igUserId,
+      n: 0,
+      username: 'sunny.bakery',
+      subjectId: ODD_ACCOUNT.appScopedId,
+      accountId: ODD_ACCOUNT.igUserId,
+      mintedAt: issuedAt,
+      issuedAt,
+      expiresAt: issuedAt + 5183944 * 1000,
+      nextActionAt: issuedAt + 50 * DAY,
+    });
     await db.insertInto('users').values({ id: userId, created_at: issuedAt, end_user_id: null }).execute();
     await db
       .insertInto('connections')
-      .values({
-        id,
-        user_id: userId,
-        end_user_id: null,
-        provider: 'instagram',
-        subject_id: ODD_ACCOUNT.appScopedId,
-        account_id: ODD_ACCOUNT.igUserId,
-        profile: JSON.stringify({ username: 'sunny.bakery' }),
-        granted_scopes: 'instagram_business_basic',
-        requested_scopes: 'instagram_business_basic',
-        status: 'active',
-        token_ciphertext: sealed.ciphertext,
-        token_key_id: sealed.keyId,
-        token_fingerprint: tokenFingerprint(token),
-        token_issued_at: issuedAt,
-        token_expires_at: issuedAt + 5183944 * 1000,
-        connected_at: issuedAt,
-        updated_at: issuedAt,
-        next_action_at: issuedAt + 50 * DAY,
-      })
+      .values({ ...row, end_user_id: null })
       .execute();
-    return { id, token };
+    return { id: row.id, token };
   }
 
   it('when 20 callers on two instances read a token due for renewal at once, then Instagram is asked once', async () => {
