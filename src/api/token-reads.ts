@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema';
+import { timeOrderedId } from '../shared/time-ordered-id';
 
 /**
  * The record of tokens handed out through the API: which key read which connection's token, when, and
@@ -16,20 +16,75 @@ export interface TokenReadRecord {
   renewed: boolean;
 }
 
-export async function recordTokenRead(
-  db: Kysely<Database>,
-  read: { apiKeyId: string; connectionId: string; at: number; renewed: boolean },
-): Promise<void> {
-  await db
-    .insertInto('token_reads')
-    .values({
-      id: randomUUID(),
-      api_key_id: read.apiKeyId,
-      connection_id: read.connectionId,
-      read_at: read.at,
-      renewed: read.renewed ? 1 : 0,
-    })
-    .execute();
+export interface TokenRead {
+  apiKeyId: string;
+  connectionId: string;
+  at: number;
+  renewed: boolean;
+}
+
+/**
+ * Records a read; settles once the record is committed (a token is handed out only after that).
+ *
+ * Reads recorded in the same turn of the event loop are committed together, in one INSERT of all their
+ * rows (group commit): a commit writes every page it touched, and one row per commit wrote the same pages
+ * over and over (BENCHMARKS.md). Each caller still waits for the commit that holds its own row, so
+ * nothing is handed out unrecorded and nothing recorded is lost; a failed INSERT fails every read in it.
+ */
+export function recordTokenRead(db: Kysely<Database>, read: TokenRead): Promise<void> {
+  let batch = batches.get(db);
+  if (!batch) {
+    batch = new ReadBatch(db);
+    batches.set(db, batch);
+  }
+  return batch.add(read);
+}
+
+/** Rows per INSERT at most: well within SQLite's and PostgreSQL's limits on bound parameters. */
+const MAX_ROWS = 500;
+const batches = new WeakMap<Kysely<Database>, ReadBatch>();
+
+class ReadBatch {
+  private waiting: { read: TokenRead; settle: (error?: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  add(read: TokenRead): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ read, settle: (error) => (error === undefined ? resolve() : reject(error)) });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // After the I/O callbacks of this turn: every read that arrived with this one joins its INSERT.
+        setImmediate(() => this.commit());
+      }
+    });
+  }
+
+  private commit(): void {
+    this.scheduled = false;
+    const rows = this.waiting.splice(0, MAX_ROWS);
+    if (this.waiting.length > 0) {
+      this.scheduled = true;
+      setImmediate(() => this.commit());
+    }
+    this.db
+      .insertInto('token_reads')
+      .values(
+        rows.map(({ read }) => ({
+          id: timeOrderedId(read.at),
+          api_key_id: read.apiKeyId,
+          connection_id: read.connectionId,
+          read_at: read.at,
+          renewed: read.renewed ? 1 : 0,
+        })),
+      )
+      .execute()
+      .then(
+        () => rows.forEach((row) => row.settle()),
+        (error: unknown) => rows.forEach((row) => row.settle(error ?? new Error('the token read was not recorded'))),
+      );
+  }
 }
 
 /** The most recent reads first, of one connection or of all. */

@@ -13,6 +13,9 @@ import { csrfFrom, disconnectPaths, storedTokens } from '../security/security-su
 import { authorize, connect, finishCallback, ODD_ACCOUNT, startTestApp, type TestApp } from '../support/harness';
 import { describeOnPostgres, TEST_DATABASE_URL } from '../support/postgres';
 import { SqliteLockHolder, TinyDisk } from '../support/storage-faults';
+import { seedConnection, storedToken } from '../support/factories';
+import { DAY } from '../../src/shared/clock';
+import { apiKey, bearer } from '../api/api-support';
 import { waitFor } from '../support/processes';
 
 /**
@@ -80,6 +83,29 @@ describeOnSqlite('storage faults: another process holds the SQLite write lock', 
     expect((await app.agent().get('/readyz')).status).toBe(200);
     expect((await app.agent().get('/auth/instagram')).status).toBe(302);
     expect(await transactionCount(app)).toBe(1);
+  });
+
+  it('when the token reads cannot be recorded, then none of the callers recorded together gets the token, and all get a 503 in JSON', async () => {
+    const seeded = await seedConnection(app, { issuedAt: app.clock.now() - 2 * DAY });
+    const token = storedToken(app, seeded);
+    const { key } = await apiKey(app);
+    const read = () => app.agent().get(`/api/v1/connections/${seeded.id}/access-token`).set(bearer(key));
+    const recorded = async () => (await app.container.db.selectFrom('token_reads').selectAll().execute()).length;
+
+    await holder.lock();
+    // Sent together, so their records share one INSERT: its failure must fail each of them.
+    const refused = await Promise.all(Array.from({ length: 6 }, read));
+    for (const response of refused) {
+      expect(response.status).toBe(503);
+      expect(response.body).toEqual({ error: { code: 'unavailable', message: expect.any(String) } });
+      expect(response.text).not.toContain(token);
+    }
+    expect(await recorded()).toBe(0);
+
+    await holder.unlock();
+    const answered = await Promise.all(Array.from({ length: 6 }, read));
+    expect(answered.map((r) => r.body.access_token)).toEqual(Array(6).fill(token));
+    expect(await recorded()).toBe(6);
   });
 
   it('when another process takes the lock while a callback exchanges its code, then the connect waits for it and the connection is stored', async () => {
