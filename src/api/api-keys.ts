@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { prepare } from '../db/prepared';
 import type { ApiKeysTable, Database } from '../db/schema';
 
 /**
@@ -69,14 +70,14 @@ export async function revokeApiKey(db: Kysely<Database>, id: string, now: number
   return true;
 }
 
+// Compiled once: every API call checks its key (src/db/prepared.ts).
+const activeKey = prepare((db: Kysely<Database>, v: { hash: string }) =>
+  db.selectFrom('api_keys').select('id').where('key_hash', '=', v.hash).where('revoked_at', 'is', null),
+);
+
 /** The id of the active key with this value, if any. */
 export async function authenticateKey(db: Kysely<Database>, key: string): Promise<string | undefined> {
   if (!looksLikeKey(key)) return undefined;
-  const row = await db
-    .selectFrom('api_keys')
-    .select('id')
-    .where('key_hash', '=', hashKey(key))
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
+  const [row] = await activeKey(db, { hash: hashKey(key) });
   return row?.id;
 }

@@ -1,4 +1,5 @@
 import type { ExpressionBuilder, Insertable, Kysely, Transaction, Updateable } from 'kysely';
+import { prepare } from '../db/prepared';
 import type { ConnectionRow, ConnectionStatus, ConnectionsTable, Database } from '../db/schema';
 
 /**
@@ -7,8 +8,11 @@ import type { ConnectionRow, ConnectionStatus, ConnectionsTable, Database } from
  */
 export type Db = Kysely<Database> | Transaction<Database>;
 
-export function findById(db: Db, id: string): Promise<ConnectionRow | undefined> {
-  return db.selectFrom('connections').selectAll().where('id', '=', id).executeTakeFirst();
+// Compiled once: read for every API call that names a connection (src/db/prepared.ts).
+const byId = prepare((db: Db, v: { id: string }) => db.selectFrom('connections').selectAll().where('id', '=', v.id));
+
+export async function findById(db: Db, id: string): Promise<ConnectionRow | undefined> {
+  return (await byId(db, { id }))[0];
 }
 
 export function findOwned(
