@@ -32,6 +32,11 @@ type Handler<Q extends z.ZodType, B extends z.ZodType> = (
   res: Response,
 ) => Promise<void>;
 
+// Made once: zod compiles an object schema into a parser the first time it is used, so a schema made per
+// request was compiled on every request.
+const NO_PARAMS = z.object({});
+const NO_QUERY = z.object({}).strict();
+
 export class ApiDefinition {
   private readonly operations: Operation[] = [];
 
@@ -44,8 +49,8 @@ export class ApiDefinition {
   ): void {
     this.operations.push(operation as unknown as Operation);
     const handle: RequestHandler = async (req, res) => {
-      const params = (operation.params ?? z.object({})).parse(req.params) as Record<string, string>;
-      const query = (operation.query ?? z.object({}).strict()).parse(req.query ?? {}) as z.output<Q>;
+      const params = (operation.params ?? NO_PARAMS).parse(req.params) as Record<string, string>;
+      const query = (operation.query ?? NO_QUERY).parse(req.query ?? {}) as z.output<Q>;
       const body = (operation.body ? operation.body.parse(req.body ?? {}) : undefined) as z.output<B>;
       await handler({ params, query, body }, req, res);
     };
