@@ -39,7 +39,7 @@ import { csrfToken, requireCsrf } from './csrf';
 import { errorHandler, notFound } from './error-handler';
 import { createHealthRouter } from './health.routes';
 import { API_COUNT_SHARE_MS, createRateLimiter } from './rate-limit';
-import { securityHeaders } from './security-headers';
+import { apiSecurityHeaders, securityHeaders } from './security-headers';
 import { createSessionMiddleware } from './session';
 import { httpsRedirect, warnOnUntrustedProxy } from './transport-security';
 
@@ -109,18 +109,7 @@ export function createApp(deps: AppDeps): Express {
   );
   if (deps.metrics) app.use(requestMetrics(deps.metrics));
   app.use(warnOnUntrustedProxy(config, logger));
-  app.use(securityHeaders(config));
-  app.use(httpsRedirect(config));
-  app.use('/public', express.static(join(PROJECT_ROOT, 'public'), { index: false, maxAge: '1h' }));
-  app.use(createHealthRouter(db));
-  // Behind a bearer token only, before sessions (a scrape never creates one); never public by default.
-  if (deps.metrics && config.watch.metrics.token) app.use(metricsRoute(deps.metrics, config.watch.metrics.token));
-  // The built-in sandbox stands in for Instagram, whose consent form redirects through the callback to
-  // wherever the flow ends (a connect link's return_url on another origin): browsers apply form-action
-  // to every hop of that redirect, so its pages have none, like the standalone sandbox's.
-  if (deps.sandbox) {
-    app.use(deps.sandbox.basePath, securityHeaders(config, { formAction: false }), deps.sandbox.router);
-  }
+  const toHttps = httpsRedirect(config);
 
   const connectSessions = new ConnectSessions(db, clock, {
     publicUrl: config.publicUrl,
@@ -137,8 +126,13 @@ export function createApp(deps: AppDeps): Express {
     leaseMs: config.lifecycle.leaseMs,
     waitMs: config.httpTimeoutMs,
   });
+  // First after the request log: an API call passes none of the pages' middleware (their headers, static
+  // files, health and metrics routes); it has headers of its own, for JSON.
+  const apiHeaders = apiSecurityHeaders(config);
   app.use(
     '/api/v1',
+    apiHeaders,
+    toHttps,
     createApiRouter(
       {
         db,
@@ -158,7 +152,20 @@ export function createApp(deps: AppDeps): Express {
       ],
     ),
   );
-  app.use('/api', apiNotFound, apiErrorHandler(logger));
+  app.use('/api', apiHeaders, toHttps, apiNotFound, apiErrorHandler(logger));
+
+  app.use(securityHeaders(config));
+  app.use(toHttps);
+  app.use('/public', express.static(join(PROJECT_ROOT, 'public'), { index: false, maxAge: '1h' }));
+  app.use(createHealthRouter(db));
+  // Behind a bearer token only, before sessions (a scrape never creates one); never public by default.
+  if (deps.metrics && config.watch.metrics.token) app.use(metricsRoute(deps.metrics, config.watch.metrics.token));
+  // The built-in sandbox stands in for Instagram, whose consent form redirects through the callback to
+  // wherever the flow ends (a connect link's return_url on another origin): browsers apply form-action
+  // to every hop of that redirect, so its pages have none, like the standalone sandbox's.
+  if (deps.sandbox) {
+    app.use(deps.sandbox.basePath, securityHeaders(config, { formAction: false }), deps.sandbox.router);
+  }
 
   // Before sessions, so a refused request creates nothing. Webhook routes must be mounted after this.
   const rateLimit = createRateLimiter({

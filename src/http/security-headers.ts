@@ -32,3 +32,21 @@ export function securityHeaders(config: Config, options: { formAction?: boolean 
     crossOriginEmbedderPolicy: false,
   });
 }
+
+/**
+ * The API's answers are JSON for programs, never a page: nothing may load, frame or sniff them. The same
+ * HSTS as the pages when served over https.
+ */
+export function apiSecurityHeaders(config: Config): RequestHandler {
+  const https = config.publicUrl.startsWith('https:');
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+    },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    strictTransportSecurity: https ? { maxAge: 31536000, includeSubDomains: true } : false,
+    crossOriginEmbedderPolicy: false,
+  });
+}

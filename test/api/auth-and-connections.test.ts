@@ -18,6 +18,27 @@ describe('API: keys and connections', () => {
 
   const get = (path: string, headers: Record<string, string> = bearer(key)) => app.agent().get(path).set(headers);
 
+  describe('answers', () => {
+    it.each([
+      ['an answer', '/api/v1/connections', true],
+      ['a refusal', '/api/v1/connections', false],
+      ['an unknown path', '/api/v1/nothing-here', true],
+      ['a path outside the version', '/api/v0/connections', true],
+    ])(
+      'when %s is sent, then it is JSON for programs: not stored, not sniffed, framed or loaded by anything',
+      async (_name, path, withKey) => {
+        const response = await get(path, withKey ? bearer(key) : {});
+        expect(response.headers['content-type']).toMatch(/application\/json/);
+        expect(response.headers['cache-control']).toBe('no-store');
+        expect(response.headers['x-content-type-options']).toBe('nosniff');
+        expect(response.headers['content-security-policy']).toBe("default-src 'none';frame-ancestors 'none'");
+        expect(response.headers['x-frame-options']).toBe('DENY');
+        expect(response.headers['referrer-policy']).toBe('no-referrer');
+        expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      },
+    );
+  });
+
   describe('authentication', () => {
     it.each([
       ['no Authorization header', {}],
