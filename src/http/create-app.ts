@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import ejs from 'ejs';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Kysely } from 'kysely';
-import { pinoHttp } from 'pino-http';
 import { apiErrorHandler, apiNotFound } from '../api/api-errors';
 import { createApiRouter } from '../api/api.routes';
 import { connectSessionsPart } from '../api/connect-sessions.api';
@@ -39,11 +37,10 @@ import { csrfToken, requireCsrf } from './csrf';
 import { errorHandler, notFound } from './error-handler';
 import { createHealthRouter } from './health.routes';
 import { API_COUNT_SHARE_MS, createRateLimiter } from './rate-limit';
+import { requestLog } from './request-log';
 import { apiSecurityHeaders, securityHeaders } from './security-headers';
 import { createSessionMiddleware } from './session';
 import { httpsRedirect, warnOnUntrustedProxy } from './transport-security';
-
-const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
 /** Exactly what the web app needs, built by the composition root (src/main/container.ts). */
 export interface AppDeps {
@@ -87,26 +84,7 @@ export function createApp(deps: AppDeps): Express {
   app.locals.providers = providers.all().map((p) => ({ id: p.id }));
   app.locals.embedsAvailable = deps.embeds.available;
 
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // Path only: the callback's query string carries the code and state.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          path: String(req.url).split('?')[0],
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(requestLog(logger));
   if (deps.metrics) app.use(requestMetrics(deps.metrics));
   app.use(warnOnUntrustedProxy(config, logger));
   const toHttps = httpsRedirect(config);

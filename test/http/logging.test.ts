@@ -67,3 +67,44 @@ describe('logs never carry secrets', () => {
     expect(log).not.toContain('the-code');
   });
 });
+
+describe('the request log', () => {
+  let app: TestApp;
+
+  beforeEach(async () => {
+    app = await startTestApp();
+  });
+  afterEach(async () => {
+    await app.close();
+  });
+
+  const lines = () =>
+    app.logs
+      .join('')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  it('when a request is answered, then one line names its id, method, path without the query, status and time', async () => {
+    const response = await app.agent().get('/healthz?probe=one').set('X-Request-Id', 'probe-0123456789');
+    expect(response.headers['x-request-id']).toBe('probe-0123456789');
+    const done = lines().filter((l) => l.msg === 'request completed');
+    expect(done).toEqual([
+      expect.objectContaining({
+        level: 30,
+        req: { id: 'probe-0123456789', method: 'GET', path: '/healthz' },
+        res: { statusCode: 200 },
+        responseTime: expect.any(Number),
+      }),
+    ]);
+  });
+
+  it('when a route logs about a request, then its line carries the same request id as the answer', async () => {
+    const response = await app.agent().get('/no-such-page');
+    expect(response.status).toBe(404);
+    const id = response.headers['x-request-id'];
+    const own = lines().find((l) => l.msg === 'request ended with an error page');
+    expect(own).toMatchObject({ req: { id, method: 'GET', path: '/no-such-page' } });
+    expect(lines().find((l) => l.msg === 'request completed')).toMatchObject({ req: { id }, res: { statusCode: 404 } });
+  });
+});
