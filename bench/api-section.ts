@@ -23,7 +23,9 @@ import { median, ratio } from './support/stats';
  *   read recorded, the answer. Target: 2,000 req/s on SQLite on two cores. `GET /connections/{id}`
  *   alternates with it: the API's own cost per request, for comparison.
  * - The Graph proxy: `GET …/proxy/me` against `GET /me` sent straight to the same sandbox with the same
- *   token, alternating repetitions in the same run. Target: proxied ≥ 0.7 × direct.
+ *   token, alternating repetitions in the same run. Target: proxied ≥ 0.7 × direct. Beside them, two
+ *   bare forwarders of the same call: one on node's HTTP server alone (the floor of any proxy on this rig)
+ *   and one as the only route of a bare Express app (the floor of any proxy served by Express).
  */
 type Json = Record<string, unknown>;
 
@@ -39,8 +41,11 @@ export interface ApiRig {
   ca?: Buffer;
   /** CPU profiles of igconnect under token reads and proxied calls, named with this prefix. */
   profilePrefix?: string;
-  /** Starts a bare forwarder to the sandbox (bench/servers/forwarder-server.ts): the floor of any proxy. */
-  startForwarder?: () => Promise<ChildServer>;
+  /**
+   * Starts a bare forwarder to the sandbox (bench/servers/forwarder-server.ts): on node's HTTP server alone
+   * (the floor of any proxy), or as the one route of a bare Express app (the floor of any proxy in Express).
+   */
+  startForwarder?: (framework: 'forwarder' | 'expressForwarder') => Promise<ChildServer>;
   /** autocannon connections, when the rig sets them per mode. */
   connections?: number;
 }
@@ -136,13 +141,18 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
     `api: token reads ${reads.rps} req/s, p99 ${reads.p99} ms, ${JSON.stringify(reads.cpuMsPerRequest)}; GET /connections/{id} ${floor.rps} req/s`,
   );
 
-  log('api: proxied GET /me against direct calls (and a bare forwarder beside them)');
-  const forwarder = await rig.startForwarder?.();
+  log('api: proxied GET /me against direct calls (and bare forwarders beside them)');
+  // Two floors beside igconnect: a forwarder on node's HTTP server alone, and the same forwarding as the one
+  // route of a bare Express app (no key, limit, database or log), which no Express proxy can beat.
+  const forwarder = await rig.startForwarder?.('forwarder');
+  const expressForwarder = await rig.startForwarder?.('expressForwarder');
   const forwardedPath = `/graph/${apiVersion}/me?fields=${FIELDS}`;
   let both: Awaited<ReturnType<typeof measure>>;
   try {
-    if (forwarder && (await check(`${forwarder.url}${forwardedPath}`, direct)) !== (await check(directUrl, direct))) {
-      throw new Error('the forwarded /me differs from the direct one');
+    for (const front of [forwarder, expressForwarder]) {
+      if (front && (await check(`${front.url}${forwardedPath}`, direct)) !== (await check(directUrl, direct))) {
+        throw new Error(`the ${front.name}'s /me differs from the direct one`);
+      }
     }
     both = await measure([
       { name: 'direct', url: directUrl, headers: direct },
@@ -150,15 +160,30 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
       ...(forwarder
         ? [{ name: 'forwarded', url: `${forwarder.url}${forwardedPath}`, headers: direct, front: forwarder }]
         : []),
+      ...(expressForwarder
+        ? [
+            {
+              name: 'expressForwarded',
+              url: `${expressForwarder.url}${forwardedPath}`,
+              headers: direct,
+              front: expressForwarder,
+            },
+          ]
+        : []),
     ]);
   } finally {
     await forwarder?.stop();
+    await expressForwarder?.stop();
   }
   const proxyRatio = ratio(both.proxied?.rps ?? 0, both.direct?.rps ?? 1);
   const forwarderRatio = both.forwarded ? ratio(both.forwarded.rps, both.direct?.rps ?? 1) : undefined;
+  const expressRatio = both.expressForwarded ? ratio(both.expressForwarded.rps, both.direct?.rps ?? 1) : undefined;
   log(
     `api: proxied ${both.proxied?.rps} req/s, direct ${both.direct?.rps} req/s, ratio ${proxyRatio}` +
-      (forwarderRatio !== undefined ? `; bare forwarder ${both.forwarded?.rps} req/s, ratio ${forwarderRatio}` : ''),
+      (forwarderRatio !== undefined ? `; bare forwarder ${both.forwarded?.rps} req/s, ratio ${forwarderRatio}` : '') +
+      (expressRatio !== undefined
+        ? `; bare Express forwarder ${both.expressForwarded?.rps} req/s, ratio ${expressRatio}`
+        : ''),
   );
 
   // Where igconnect's time goes on each: inspector profiles, self time by module, per request served.
@@ -168,6 +193,7 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
     mkdirSync(dir, { recursive: true });
     for (const [name, url] of [
       ['tokenReads', tokenUrl],
+      ['connection', `${rig.app.url}/api/v1/connections/${row.id}`],
       ['proxied', proxiedUrl],
     ] as const) {
       log(`api: profile of ${name}`);
@@ -206,6 +232,14 @@ export async function apiSection(rig: ApiRig, apiVersion: string, log: (message:
             forwarded: both.forwarded,
             forwarderThroughputRatio: forwarderRatio,
             proxiedToForwarded: ratio(both.proxied?.rps ?? 0, both.forwarded.rps),
+          }
+        : {}),
+      ...(both.expressForwarded
+        ? {
+            // The same forwarding as the one route of a bare Express app: the floor of any proxy in Express.
+            expressForwarded: both.expressForwarded,
+            expressForwarderThroughputRatio: expressRatio,
+            proxiedToExpressForwarded: ratio(both.proxied?.rps ?? 0, both.expressForwarded.rps),
           }
         : {}),
       target: '>= 0.7',

@@ -303,11 +303,12 @@ async function runTarget(
           {
             ...rig,
             ca: network.ca,
-            startForwarder: async () =>
-              ChildServer.start('forwarder', join(DIST, 'bench/servers/forwarder-server.js'), {
+            startForwarder: async (framework) =>
+              ChildServer.start(framework, join(DIST, 'bench/servers/forwarder-server.js'), {
                 env: {
                   FORWARDER_PORT: String(await freePort()),
                   FORWARDER_UPSTREAM: sandboxUrl,
+                  FORWARDER_FRAMEWORK: framework === 'expressForwarder' ? 'express' : 'node',
                   ...(tls ? { NODE_EXTRA_CA_CERTS: tls.caFile } : {}),
                 },
               }),

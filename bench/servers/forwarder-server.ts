@@ -1,4 +1,5 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import express from 'express';
 import { Agent, request } from 'undici';
 import { announceReady } from '../support/ipc-server';
 
@@ -8,6 +9,9 @@ import { announceReady } from '../support/ipc-server';
  * back. No key, no limit, no database, no log. Proxied calls through igconnect are compared with it and
  * with direct calls in the same run.
  *
+ * With FORWARDER_FRAMEWORK=express the same forwarding is the one route of a bare Express app (no
+ * middleware): the floor of any proxy served by Express on this rig.
+ *
  *   FORWARDER_PORT       where it listens (127.0.0.1)
  *   FORWARDER_UPSTREAM   the sandbox's origin; its authority comes through NODE_EXTRA_CA_CERTS
  */
@@ -15,7 +19,7 @@ const port = Number(process.env.FORWARDER_PORT);
 const upstream = process.env.FORWARDER_UPSTREAM ?? '';
 const dispatcher = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
 
-const server = createServer((req, res) => {
+const forward = (req: IncomingMessage, res: ServerResponse) => {
   const authorization = req.headers.authorization;
   request(`${upstream}${req.url ?? '/'}`, {
     method: 'GET',
@@ -35,7 +39,11 @@ const server = createServer((req, res) => {
       res.writeHead(502).end();
     },
   );
-});
+};
+const app = express();
+app.disable('x-powered-by');
+app.get('/{*path}', (req, res) => forward(req, res));
+const server = createServer(process.env.FORWARDER_FRAMEWORK === 'express' ? app : forward);
 server.keepAliveTimeout = 30_000;
 server.listen(port, '127.0.0.1', () => announceReady(`http://127.0.0.1:${port}`));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
