@@ -138,20 +138,19 @@ describeOnPostgres('several keepers on one PostgreSQL', () => {
     await fetch(`${sandbox.url}/_control/calls/reset`, { method: 'POST' });
     const [victim, survivor] = await Promise.all([startWorkerProcess(env), startWorkerProcess(env)]);
     processes.push(victim as RunningProcess, survivor as RunningProcess);
-    await waitFor(
-      async () => ((await refreshedCount()) >= 150 ? true : undefined),
-      'the sweep to be under way',
-      60_000,
-      50,
-    );
     // Lease owners are "<host>:<pid>:<random>": the rows the victim held when it died.
     const victimOwner = `%:${victim?.child.pid}:%`;
+    const heldBy = (owner: string) =>
+      db.selectFrom('connections').select('id').where('lease_owner', 'like', owner).execute();
+    // Under way, and the victim holding work of its own (on a busy machine it may start after the other).
+    await waitFor(
+      async () => ((await refreshedCount()) >= 150 && (await heldBy(victimOwner)).length > 0 ? true : undefined),
+      'the sweep to be under way with work held by the victim',
+      60_000,
+      20,
+    );
     await victim?.kill();
-    const heldByDead = await db
-      .selectFrom('connections')
-      .select('id')
-      .where('lease_owner', 'like', victimOwner)
-      .execute();
+    const heldByDead = await heldBy(victimOwner);
     expect(heldByDead.length).toBeGreaterThan(0);
 
     await waitFor(
