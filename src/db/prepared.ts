@@ -3,7 +3,7 @@ import { type Compilable, type CompiledQuery, createQueryId, type Kysely } from 
 /**
  * A query built and compiled once, then run with new values each time. Kysely builds an operation tree
  * and compiles it to SQL on every call; on the API's hottest path (the key check, the connection read)
- * that cost more than SQLite took to run the statements (BENCHMARKS.md). Here the query is built once per
+ * that was a tenth of a token read's CPU (BENCHMARKS.md). Here the query is built once per
  * database handle with a marker in place of each value, the markers' places among the compiled
  * parameters are noted, and each run hands Kysely's own `executeQuery` (its way to run a compiled query)
  * the same SQL with the values put in those places: drivers and result plugins work as for any query.

@@ -93,7 +93,8 @@ describeOnSqlite('storage faults: another process holds the SQLite write lock', 
     const recorded = async () => (await app.container.db.selectFrom('token_reads').selectAll().execute()).length;
 
     await holder.lock();
-    // Sent together, so their records share one INSERT: its failure must fail each of them.
+    // Sent together, so their records mostly share an INSERT: whichever INSERT holds a read, its failure
+    // must fail that read.
     const refused = await Promise.all(Array.from({ length: 6 }, read));
     for (const response of refused) {
       expect(response.status).toBe(503);
