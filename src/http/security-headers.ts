@@ -7,7 +7,7 @@ import type { Config } from '../config/config';
  * Referer ever (the callback URL carries a code). HSTS only when served over https.
  */
 export function securityHeaders(config: Config, options: { formAction?: boolean } = {}): RequestHandler {
-  const https = config.publicUrl.startsWith('https:');
+  const https = isHttps(config);
   return helmet({
     contentSecurityPolicy: {
       useDefaults: false,
@@ -26,10 +26,7 @@ export function securityHeaders(config: Config, options: { formAction?: boolean 
         ...(https ? { upgradeInsecureRequests: [] } : {}),
       },
     },
-    frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
-    strictTransportSecurity: https ? { maxAge: 31536000, includeSubDomains: true } : false,
-    crossOriginEmbedderPolicy: false,
+    ...everyAnswer(https),
   });
 }
 
@@ -38,15 +35,23 @@ export function securityHeaders(config: Config, options: { formAction?: boolean 
  * HSTS as the pages when served over https.
  */
 export function apiSecurityHeaders(config: Config): RequestHandler {
-  const https = config.publicUrl.startsWith('https:');
   return helmet({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
     },
+    ...everyAnswer(isHttps(config)),
+  });
+}
+
+const isHttps = (config: Config) => config.publicUrl.startsWith('https:');
+
+/** What pages and the API share: no framing, no Referer, HSTS over https. */
+function everyAnswer(https: boolean) {
+  return {
     frameguard: { action: 'deny' },
     referrerPolicy: { policy: 'no-referrer' },
     strictTransportSecurity: https ? { maxAge: 31536000, includeSubDomains: true } : false,
     crossOriginEmbedderPolicy: false,
-  });
+  } as const;
 }
