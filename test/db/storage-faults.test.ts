@@ -102,6 +102,14 @@ describeOnSqlite('storage faults: another process holds the SQLite write lock', 
       expect(response.text).not.toContain(token);
     }
     expect(await recorded()).toBe(0);
+    // Each refusal is logged as a failed request, and the token is in no line.
+    const errored = app.logs
+      .join('')
+      .split('\n')
+      .filter((line) => line.includes('"msg":"request errored"') && line.includes('access-token'));
+    expect(errored).toHaveLength(6);
+    for (const line of errored) expect(JSON.parse(line)).toMatchObject({ level: 50, res: { statusCode: 503 } });
+    expect(app.logs.join('')).not.toContain(token);
 
     await holder.unlock();
     const answered = await Promise.all(Array.from({ length: 6 }, read));
