@@ -40,10 +40,13 @@ const forward = (req: IncomingMessage, res: ServerResponse) => {
     },
   );
 };
-const app = express();
-app.disable('x-powered-by');
-app.get('/{*path}', (req, res) => forward(req, res));
-const server = createServer(process.env.FORWARDER_FRAMEWORK === 'express' ? app : forward);
+function expressForwarder(): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/{*path}', (req, res) => forward(req, res));
+  return app;
+}
+const server = createServer(process.env.FORWARDER_FRAMEWORK === 'express' ? expressForwarder() : forward);
 server.keepAliveTimeout = 30_000;
 server.listen(port, '127.0.0.1', () => announceReady(`http://127.0.0.1:${port}`));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
